@@ -1,0 +1,17 @@
+"""django-restate: Restate Services, Virtual Objects and Workflows in a Django project."""
+
+from .handlers import Service, VirtualObject, Workflow, handler
+from .registry import AlreadyRegistered, NotRegistered, autodiscover, registry
+
+__all__ = [
+    "AlreadyRegistered",
+    "NotRegistered",
+    "Service",
+    "VirtualObject",
+    "Workflow",
+    "autodiscover",
+    "handler",
+    "registry",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,157 @@
+"""One typed client for the Restate admin API.
+
+Every part of django_restate that talks to the admin API (``restate_register``,
+the admin pages, the test tools) goes through :class:`AdminAPI`, so errors look
+the same everywhere: :class:`AdminAPIUnreachable` when nothing answers at the
+URL, :class:`AdminAPIError` when the server answers with an error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote as quote_path
+
+import httpx
+
+from .conf import restate_settings
+
+INVOCATION_ACTIONS = ("cancel", "kill", "pause", "resume", "purge")
+# Right after a (re)start, partitions may have no leader yet; /query then fails briefly.
+TRANSIENT_QUERY_ERRORS = ("node lookup for partition", "doesn't exist on this node", "not the leader", "unavailable")
+
+
+class AdminAPIUnreachable(ConnectionError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"Cannot reach the Restate admin API at {url}: {reason}")
+        self.url = url
+
+
+class AdminAPIError(RuntimeError):
+    def __init__(self, method: str, url: str, status: int, message: str) -> None:
+        super().__init__(f"Restate admin API {method} {url} answered {status}: {message}")
+        self.url = url
+        self.status = status
+        self.message = message
+
+
+class AdminAPI:
+    def __init__(
+        self,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = (url or restate_settings.ADMIN_URL).rstrip("/")
+        self.client = httpx.Client(
+            base_url=self.url,
+            headers={**restate_settings.ADMIN_HEADERS, **(headers or {})},
+            timeout=timeout if timeout is not None else restate_settings.TIMEOUT,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> AdminAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise AdminAPIUnreachable(self.url, str(exc) or type(exc).__name__) from None
+        if response.status_code >= 400:
+            raise AdminAPIError(method, f"{self.url}{path}", response.status_code, error_message(response))
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    # -- health and deployments --------------------------------------------------------------
+
+    def health(self) -> None:
+        self.request("GET", "/health")
+
+    def version(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/version"))
+
+    def deployments(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/deployments")["deployments"])
+
+    def register_deployment(
+        self,
+        uri: str,
+        *,
+        use_http_11: bool,
+        force: bool = True,
+        dry_run: bool = False,
+        additional_headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"uri": uri, "use_http_11": use_http_11, "force": force, "dry_run": dry_run}
+        if additional_headers:
+            body["additional_headers"] = additional_headers
+        return dict(self.request("POST", "/deployments", json=body))
+
+    def delete_deployment(self, deployment_id: str, force: bool = True) -> None:
+        self.request("DELETE", f"/deployments/{seg(deployment_id)}", params={"force": str(force).lower()})
+
+    # -- services ----------------------------------------------------------------------------
+
+    def services(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/services")["services"])
+
+    def service(self, name: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/services/{seg(name)}"))
+
+    # -- SQL introspection -------------------------------------------------------------------
+
+    def query(self, sql: str, retry_for: float = 10.0) -> list[dict[str, Any]]:
+        """Rows of a ``/query`` statement. Build ``sql`` with :func:`django_restate.sql.quote`."""
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                result = self.request("POST", "/query", json={"query": sql}, headers={"accept": "application/json"})
+                return list(result["rows"])
+            except AdminAPIError as exc:
+                transient = any(marker in exc.message for marker in TRANSIENT_QUERY_ERRORS)
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    # -- state and invocations ---------------------------------------------------------------
+
+    def replace_state(self, service: str, key: str, new_state: dict[str, list[int]], version: str | None) -> None:
+        """Replace the whole state of one object. Restate drops it silently on a version mismatch."""
+        body: dict[str, Any] = {"object_key": key, "new_state": new_state}
+        if version is not None:
+            body["version"] = version
+        self.request("POST", f"/services/{seg(service)}/state", json=body)
+
+    def invocation_action(self, invocation_id: str, action: str) -> None:
+        if action not in INVOCATION_ACTIONS:
+            raise ValueError(f"Unknown invocation action {action!r}; one of {', '.join(INVOCATION_ACTIONS)}.")
+        self.request("PATCH", f"/invocations/{seg(invocation_id)}/{action}")
+
+
+def seg(value: str) -> str:
+    """One URL path segment, whatever the user typed."""
+    return quote_path(value, safe="")
+
+
+def error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"])
+    return str(body)[:500]

@@ -1,0 +1,132 @@
+"""The ASGI application: Django, plus the Restate endpoint under ``ENDPOINT_PATH``.
+
+    # mysite/asgi.py
+    from django_restate.asgi import get_asgi_application
+    application = get_asgi_application()
+
+Projects that already route with Channels mount the pieces themselves::
+
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from django_restate.asgi import restate_endpoint, restate_urlpattern
+
+    application = ProtocolTypeRouter({
+        "http": URLRouter([restate_urlpattern(), re_path(r"", django_asgi_app)]),
+        "websocket": ...,
+    })
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import django
+from django.core.handlers.asgi import ASGIHandler
+
+from .conf import restate_settings
+from .shutdown import chain_server_shutdown
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RestateEndpoint:
+    """The SDK's endpoint app, made safe to mount inside a larger ASGI application.
+
+    It answers the ``lifespan`` scope (the bare SDK raises on it), keeps the ASGI
+    server's SIGTERM handling working, and builds the SDK app lazily, after
+    Django has discovered the handler classes.
+    """
+
+    def __init__(self, app: ASGIApp | None = None) -> None:
+        self._app = app
+        self._loops_prepared: set[int] = set()
+
+    @property
+    def sdk_app(self) -> ASGIApp:
+        if self._app is None:
+            from .endpoint import endpoint_app
+
+            self._app = endpoint_app()
+        return self._app
+
+    def prepare_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if id(loop) not in self._loops_prepared:
+            chain_server_shutdown(loop)
+            self._loops_prepared.add(id(loop))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.prepare_loop()
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        await self.sdk_app(scope, receive, send)
+
+
+class RestateRouter:
+    """Sends requests under ``prefix`` to the Restate endpoint, the rest to Django."""
+
+    def __init__(self, django_app: ASGIApp, endpoint: RestateEndpoint, prefix: str | None = None) -> None:
+        self.django_app = django_app
+        self.endpoint = endpoint
+        self.prefix = normalise_prefix(prefix if prefix is not None else restate_settings.ENDPOINT_PATH)
+
+    def is_restate(self, scope: Scope) -> bool:
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return bool(path == self.prefix.rstrip("/") or path.startswith(self.prefix))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            self.endpoint.prepare_loop()
+            await lifespan(receive, send)
+        elif scope["type"] == "http" and self.is_restate(scope):
+            await self.endpoint(scope, receive, send)
+        else:
+            await self.django_app(scope, receive, send)
+
+
+async def lifespan(receive: Receive, send: Send) -> None:
+    """Answer the ASGI lifespan protocol: nothing to start, nothing to stop."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def normalise_prefix(prefix: str) -> str:
+    return "/" + prefix.strip("/") + "/"
+
+
+def restate_endpoint() -> RestateEndpoint:
+    """The Restate endpoint alone, for projects that compose their own ASGI routing."""
+    return RestateEndpoint()
+
+
+def restate_urlpattern(endpoint: RestateEndpoint | None = None) -> Any:
+    """A Channels ``URLRouter`` entry that routes ``ENDPOINT_PATH`` to the endpoint."""
+    import re
+
+    from django.urls import re_path
+
+    prefix = normalise_prefix(restate_settings.ENDPOINT_PATH).lstrip("/")
+    return re_path(rf"^{re.escape(prefix)}", endpoint or restate_endpoint())
+
+
+def get_asgi_application() -> RestateRouter:
+    """Django's ASGI application with the Restate endpoint mounted under ``ENDPOINT_PATH``.
+
+    Like ``django.core.asgi.get_asgi_application``, it sets Django up first, so
+    handler classes are discovered before the first request.
+    """
+    django.setup(set_prefix=False)
+    return RestateRouter(ASGIHandler(), restate_endpoint())

@@ -1,0 +1,139 @@
+"""System checks for django_restate (``python manage.py check``)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from .conf import DEFAULTS, restate_settings
+from .registry import registry
+
+URL_KEYS = ("ADMIN_URL", "INGRESS_URL", "DEPLOYMENT_URL")
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    raw = getattr(settings, "RESTATE", {})
+    if not isinstance(raw, dict):
+        return [
+            Error(
+                f"RESTATE must be a dict, not {type(raw).__name__}.",
+                hint='Write RESTATE = {"ADMIN_URL": "http://127.0.0.1:9070", ...} in your settings.',
+                id="django_restate.E001",
+            )
+        ]
+    problems: list[Error | Warning] = []
+    for key in restate_settings.unknown_keys():
+        close = difflib.get_close_matches(key, DEFAULTS, n=1)
+        problems.append(
+            Error(
+                f"Unknown key RESTATE[{key!r}].",
+                hint=f"Did you mean {close[0]!r}?" if close else f"Valid keys: {', '.join(sorted(DEFAULTS))}.",
+                id="django_restate.E002",
+            )
+        )
+    for key in URL_KEYS:
+        value = restate_settings.as_dict()[key]
+        if not is_http_url(value):
+            problems.append(
+                Error(
+                    f"RESTATE[{key!r}] is not an http(s) URL: {value!r}.",
+                    hint=f"Use a full URL such as {DEFAULTS[key]!r}.",
+                    id="django_restate.E003",
+                )
+            )
+    keys = restate_settings.IDENTITY_KEYS
+    if not isinstance(keys, (list, tuple)) or not all(
+        isinstance(k, str) and k.startswith("publickeyv1_") for k in keys
+    ):
+        problems.append(
+            Error(
+                "RESTATE['IDENTITY_KEYS'] must be a list of 'publickeyv1_...' strings.",
+                hint="Copy the public key the Restate server prints for its request-identity key.",
+                id="django_restate.E004",
+            )
+        )
+    elif not keys and not settings.DEBUG:
+        problems.append(
+            Warning(
+                "RESTATE['IDENTITY_KEYS'] is empty while DEBUG is False: anyone who can reach the "
+                "endpoint can invoke your handlers.",
+                hint="Configure request signing on the Restate server and list its public key in IDENTITY_KEYS.",
+                id="django_restate.W001",
+            )
+        )
+    problems.extend(check_endpoint_path())
+    return problems
+
+
+def check_endpoint_path() -> list[Error | Warning]:
+    deployment = restate_settings.DEPLOYMENT_URL
+    prefix = "/" + str(restate_settings.ENDPOINT_PATH).strip("/")
+    if not is_http_url(deployment):
+        return []
+    path = urlsplit(deployment).path.rstrip("/") or "/"
+    if path == prefix or path.startswith(prefix + "/"):
+        return []
+    return [
+        Error(
+            f"RESTATE['DEPLOYMENT_URL'] ({deployment}) does not point at the endpoint, which is served "
+            f"under {prefix}/.",
+            hint=f"End DEPLOYMENT_URL with {prefix}, or change RESTATE['ENDPOINT_PATH'].",
+            id="django_restate.E005",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_registry(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    return [
+        Error(str(conflict), hint='Set `name = "..."` on one of the classes.', id="django_restate.E006")
+        for conflict in registry.conflicts
+    ]
+
+
+@register(Tags.compatibility)
+def check_asgi_mount(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    from django.utils.module_loading import import_string
+
+    from .asgi import RestateEndpoint
+
+    path = getattr(settings, "ASGI_APPLICATION", None)
+    hint = (
+        "Set ASGI_APPLICATION to an asgi.py whose application is django_restate.asgi.get_asgi_application() "
+        "(or mounts restate_urlpattern() in a Channels URLRouter)."
+    )
+    if not path:
+        return [Warning("ASGI_APPLICATION is not set, so nothing serves the Restate endpoint.", hint=hint, id="django_restate.W002")]
+    try:
+        application = import_string(path)
+    except ImportError as exc:
+        return [Warning(f"ASGI_APPLICATION {path!r} cannot be imported: {exc}", hint=hint, id="django_restate.W002")]
+    if not any(isinstance(node, RestateEndpoint) for node in walk_asgi(application)):
+        return [Warning(f"ASGI_APPLICATION {path!r} does not mount the Restate endpoint.", hint=hint, id="django_restate.W002")]
+    return []
+
+
+def walk_asgi(app: Any, depth: int = 0) -> list[Any]:
+    """The ASGI apps reachable from ``app`` through routers we know (ours, Channels')."""
+    if depth > 8 or app is None:
+        return []
+    found = [app]
+    children: list[Any] = [getattr(app, name, None) for name in ("endpoint", "django_app", "application", "inner", "app")]
+    children += list(getattr(app, "application_mapping", {}).values())
+    children += [getattr(route, "callback", None) for route in getattr(app, "routes", [])]
+    for child in children:
+        if child is not None and child is not app:
+            found.extend(walk_asgi(child, depth + 1))
+    return found
+
+
+def is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -1,0 +1,73 @@
+"""The ``RESTATE`` setting: one namespaced dict, read lazily, with defaults.
+
+Modules ask ``restate_settings.ADMIN_URL`` at the moment they need it, never at
+import time, so ``override_settings(RESTATE=...)`` in tests takes effect at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Restate admin API (registration, admin pages).
+    "ADMIN_URL": "http://127.0.0.1:9070",
+    # Restate ingress, used by django_restate.client.
+    "INGRESS_URL": "http://127.0.0.1:8080",
+    # Where the Restate server reaches this Django project's endpoint.
+    "DEPLOYMENT_URL": "http://127.0.0.1:8000/restate",
+    # Path prefix under which the ASGI application serves the endpoint.
+    "ENDPOINT_PATH": "/restate/",
+    # Request-signing public keys (``publickeyv1_...``); empty means unsigned requests pass.
+    "IDENTITY_KEYS": [],
+    # Extra headers sent with every admin API request, e.g. {"Authorization": "Bearer ..."}.
+    "ADMIN_HEADERS": {},
+    # Extra headers sent with every ingress request made by the client.
+    "INGRESS_HEADERS": {},
+    # Headers Restate must send when it calls the deployment (Restate Cloud tunnels, gateways).
+    "DEPLOYMENT_HEADERS": {},
+    # Seconds to wait for the admin API / ingress before giving up.
+    "TIMEOUT": 30.0,
+    # Force the protocol used at registration: None detects it, "http1" or "http2" force it.
+    "PROTOCOL": None,
+}
+
+
+class RestateSettings:
+    """Attribute access to ``settings.RESTATE`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, "RESTATE", None) or {}
+        return dict(value) if isinstance(value, dict) else {}
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(set(self.user_settings) - set(DEFAULTS))
+
+    def as_dict(self) -> dict[str, Any]:
+        if self._cache is None:
+            self._cache = {**DEFAULTS, **self.user_settings}
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Invalid RESTATE setting: {name!r}")
+        return self.as_dict()[name]
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+restate_settings = RestateSettings()
+
+
+@receiver(setting_changed)
+def _reload_restate_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "RESTATE":
+        restate_settings.reload()

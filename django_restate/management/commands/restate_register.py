@@ -1,0 +1,80 @@
+"""``python manage.py restate_register``: register this project's endpoint with Restate."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_restate.admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable
+from django_restate.conf import restate_settings
+from django_restate.registration import DeploymentUnreachable, drift, our_deployment_ids, register
+
+
+def header(value: str) -> tuple[str, str]:
+    name, sep, content = value.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {value!r}")
+    return name.strip(), content.strip()
+
+
+class Command(BaseCommand):
+    help = "Register this Django project's Restate endpoint (RESTATE['DEPLOYMENT_URL']) with the Restate server."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("url", nargs="?", help="Deployment URL (default: RESTATE['DEPLOYMENT_URL']).")
+        parser.add_argument("--admin-url", help="Restate admin API (default: RESTATE['ADMIN_URL']).")
+        parser.add_argument("--dry-run", action="store_true", help="Run discovery and print, register nothing.")
+        parser.add_argument(
+            "--force",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="Replace an existing deployment at the same URL (default). --no-force refuses breaking changes.",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Register nothing; exit 1 when Restate's services and handlers differ from the code.",
+        )
+        parser.add_argument(
+            "-H", "--header", type=header, action="append", default=[], metavar="'NAME: VALUE'",
+            help="Extra header for the admin API, e.g. 'Authorization: Bearer ...'. Repeatable.",
+        )
+        parser.add_argument(
+            "--deployment-header", type=header, action="append", default=[], metavar="'NAME: VALUE'",
+            help="Header Restate sends with every request to the deployment. Repeatable.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        url = options["url"] or restate_settings.DEPLOYMENT_URL
+        with AdminAPI(options["admin_url"], headers=dict(options["header"])) as admin:
+            try:
+                if options["check"]:
+                    self.check_drift(admin, url)
+                    return
+                result = register(
+                    admin,
+                    url,
+                    force=options["force"],
+                    dry_run=options["dry_run"],
+                    deployment_headers=dict(options["deployment_header"]),
+                )
+            except (AdminAPIUnreachable, AdminAPIError, DeploymentUnreachable) as exc:
+                raise CommandError(str(exc)) from None
+        verb = "Would register" if options["dry_run"] else "Registered"
+        ident = f" as {result.deployment_id}" if result.deployment_id else ""
+        self.stdout.write(self.style.SUCCESS(f"{verb} {result.uri}{ident} over {result.protocol}."))
+        for service in sorted(result.services, key=lambda s: s["name"]):
+            self.stdout.write(f"  {service['name']} ({service.get('ty')})")
+            for handler in service.get("handlers", []):
+                kind = f" [{handler['ty']}]" if handler.get("ty") else ""
+                self.stdout.write(f"    {handler['name']}{kind}")
+
+    def check_drift(self, admin: AdminAPI, url: str) -> None:
+        lines = drift(admin.services(), deployment_ids=our_deployment_ids(admin, url))
+        if lines:
+            for line in lines:
+                self.stderr.write(f"  {line}")
+            raise CommandError(f"Restate differs from the code in {len(lines)} place(s); run restate_register.")
+        self.stdout.write(self.style.SUCCESS("Restate's services and handlers match the code."))

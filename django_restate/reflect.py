@@ -1,0 +1,216 @@
+"""Read a handler class the way the Go SDK's ``restate.Reflect`` does.
+
+Every public ``async def`` whose first parameter after ``self`` is annotated
+with a Restate context type is a handler; the annotation decides its kind.
+Anything that looks like a handler but cannot be one is an
+``ImproperlyConfigured`` error naming the class, the method and the fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import restate
+from django.core.exceptions import ImproperlyConfigured
+
+from .handlers import OPTIONS_ATTR, RestateService
+
+# Most specific first: WorkflowContext subclasses ObjectContext, which subclasses Context.
+CONTEXT_KINDS: dict[type, str] = {
+    restate.WorkflowContext: "workflow",
+    restate.WorkflowSharedContext: "workflow_shared",
+    restate.ObjectContext: "exclusive",
+    restate.ObjectSharedContext: "shared",
+    restate.Context: "service",
+}
+
+#: For each service kind, the context annotations it accepts -> the handler kind.
+ALLOWED: dict[str, dict[type, str | None]] = {
+    "service": {restate.Context: None},
+    "object": {restate.ObjectContext: "exclusive", restate.ObjectSharedContext: "shared"},
+    "workflow": {restate.WorkflowContext: "workflow", restate.WorkflowSharedContext: "shared"},
+}
+
+WHAT_TO_WRITE: dict[str, str] = {
+    "service": "annotate it with restate.Context",
+    "object": "annotate it with restate.ObjectContext (exclusive) or restate.ObjectSharedContext (shared)",
+    "workflow": "annotate it with restate.WorkflowContext (the one main handler) or restate.WorkflowSharedContext",
+}
+
+BASE_NAMES = {"service": "Service", "object": "VirtualObject", "workflow": "Workflow"}
+
+NO_INPUT = object()
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """One handler method, as discovered."""
+
+    attr: str  # the method's name on the class
+    name: str  # the handler's name in Restate
+    kind: str | None  # None (service), "exclusive", "shared" or "workflow"
+    context_type: type
+    input_type: Any  # NO_INPUT when the handler takes only the context
+    output_type: Any  # None when the method returns nothing
+    options: dict[str, Any] = field(default_factory=dict)
+    doc: str | None = None
+
+    @property
+    def takes_input(self) -> bool:
+        return self.input_type is not NO_INPUT
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One handler class, as discovered."""
+
+    cls: type[RestateService]
+    name: str
+    kind: str  # "service", "object" or "workflow"
+    handlers: tuple[HandlerSpec, ...]
+    options: dict[str, Any]
+    doc: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.cls.__module__}.{self.cls.__qualname__}"
+
+    def handler(self, name: str) -> HandlerSpec:
+        for spec in self.handlers:
+            if spec.name == name or spec.attr == name:
+                return spec
+        raise LookupError(f"{self.name} has no handler {name!r}")
+
+
+def reflect(cls: type[RestateService]) -> ServiceSpec:
+    kind = cls.restate_kind
+    label = f"{cls.__module__}.{cls.__qualname__}"
+    handlers = []
+    for attr, func in _public_functions(cls):
+        spec = _reflect_method(cls, label, kind, attr, func)
+        if spec is not None:
+            handlers.append(spec)
+    if not handlers:
+        raise ImproperlyConfigured(
+            f"{label} has no handlers. Write at least one `async def method(self, ctx: ...)`: "
+            f"{WHAT_TO_WRITE[kind]}."
+        )
+    names = [h.name for h in handlers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ImproperlyConfigured(f"{label} has two handlers named {name!r}; give one another @handler(name=...).")
+    if kind == "workflow":
+        mains = [h.attr for h in handlers if h.kind == "workflow"]
+        if len(mains) != 1:
+            found = ", ".join(mains) or "none"
+            raise ImproperlyConfigured(
+                f"Workflow {label} must have exactly one handler taking restate.WorkflowContext "
+                f"(found: {found}). Keep one as the workflow's run and annotate the others with "
+                "restate.WorkflowSharedContext."
+            )
+    return ServiceSpec(
+        cls=cls,
+        name=cls.service_name(),
+        kind=kind,
+        handlers=tuple(handlers),
+        options=_service_options(cls),
+        doc=inspect.cleandoc(cls.__doc__) if cls.__dict__.get("__doc__") else None,
+    )
+
+
+def _public_functions(cls: type) -> list[tuple[str, Any]]:
+    seen: dict[str, Any] = {}
+    # Walk the MRO base-first so a subclass's override wins, in definition order.
+    for klass in reversed(cls.__mro__):
+        if klass is object or klass.__module__ == RestateService.__module__:
+            continue
+        for attr, value in vars(klass).items():
+            if attr.startswith("_"):
+                continue
+            if isinstance(value, (staticmethod, classmethod)):
+                seen.pop(attr, None)
+                continue
+            if inspect.isfunction(value):
+                seen[attr] = value
+            else:
+                seen.pop(attr, None)
+    return list(seen.items())
+
+
+def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> HandlerSpec | None:
+    where = f"{label}.{attr}"
+    decorated = hasattr(func, OPTIONS_ATTR)
+    params = list(inspect.signature(func).parameters.values())[1:]  # drop self
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception as exc:  # NameError for a forward reference nobody can resolve
+        raise ImproperlyConfigured(f"Cannot read the annotations of {where}: {exc}") from exc
+    context_type = hints.get(params[0].name) if params else None
+    if context_type not in CONTEXT_KINDS:
+        if decorated:
+            raise ImproperlyConfigured(
+                f"{where} is marked @handler but its first parameter is not a Restate context: "
+                f"{WHAT_TO_WRITE[kind]}."
+            )
+        return None
+    if not inspect.iscoroutinefunction(func):
+        raise ImproperlyConfigured(f"Handler {where} must be `async def`; Restate handlers are coroutines.")
+    allowed = ALLOWED[kind]
+    if context_type not in allowed:
+        raise ImproperlyConfigured(
+            f"{where} takes restate.{context_type.__name__}, which a {BASE_NAMES[kind]} cannot have: "
+            f"{WHAT_TO_WRITE[kind]}, or move the method to a {_home_of(context_type)}."
+        )
+    rest = params[1:]
+    if len(rest) > 1 or any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in rest):
+        raise ImproperlyConfigured(
+            f"Handler {where} takes {len(rest)} inputs; a handler takes the context and at most one input. "
+            "Group them in a dataclass or pydantic model."
+        )
+    options = dict(getattr(func, OPTIONS_ATTR, {}))
+    name = options.pop("name", None) or attr
+    handler_kind = allowed[context_type]
+    unknown = sorted(set(options) - handler_option_names(kind, handler_kind))
+    if unknown:
+        valid = ", ".join(sorted(handler_option_names(kind, handler_kind)))
+        raise ImproperlyConfigured(f"@handler on {where} got unknown option(s) {', '.join(unknown)}. Valid: name, {valid}.")
+    return HandlerSpec(
+        attr=attr,
+        name=name,
+        kind=handler_kind,
+        context_type=context_type,
+        input_type=hints.get(rest[0].name, Any) if rest else NO_INPUT,
+        output_type=hints.get("return", Any) if "return" in hints else Any,
+        options=options,
+        doc=inspect.getdoc(func),
+    )
+
+
+def _home_of(context_type: type) -> str:
+    kind = CONTEXT_KINDS[context_type]
+    if kind in ("workflow", "workflow_shared"):
+        return "Workflow"
+    if kind in ("exclusive", "shared"):
+        return "VirtualObject"
+    return "Service"
+
+
+def _service_options(cls: type[RestateService]) -> dict[str, Any]:
+    """Class attributes named like the SDK constructor's arguments become service options."""
+    sdk_class = sdk_class_for(cls.restate_kind)
+    names = [p for p in inspect.signature(sdk_class.__init__).parameters if p not in ("self", "name", "description")]
+    return {n: getattr(cls, n) for n in names if getattr(cls, n, None) is not None}
+
+
+def sdk_class_for(kind: str) -> type:
+    return {"service": restate.Service, "object": restate.VirtualObject, "workflow": restate.Workflow}[kind]
+
+
+def handler_option_names(kind: str, handler_kind: str | None) -> set[str]:
+    """The options the SDK's handler decorator accepts for this kind of handler."""
+    sdk_class = sdk_class_for(kind)
+    method = sdk_class.main if handler_kind == "workflow" else sdk_class.handler
+    return set(inspect.signature(method).parameters) - {"self", "name", "kind"}

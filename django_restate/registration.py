@@ -1,0 +1,130 @@
+"""Register this project's deployment with Restate, and compare what Restate has with the code.
+
+Shared by ``manage.py restate_register`` and the admin's deployments page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .admin_api import AdminAPI
+from .conf import restate_settings
+from .reflect import ServiceSpec
+from .registry import registry
+
+SERVICE_TYPES = {"service": "Service", "object": "VirtualObject", "workflow": "Workflow"}
+HANDLER_TYPES = {None: None, "exclusive": "Exclusive", "shared": "Shared", "workflow": "Workflow"}
+
+
+class DeploymentUnreachable(ConnectionError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"Cannot reach the deployment at {url}: {reason}. Is the Django ASGI server running, "
+            "and does RESTATE['DEPLOYMENT_URL'] point at its endpoint?"
+        )
+        self.url = url
+
+
+@dataclass
+class Registration:
+    deployment_id: str | None
+    uri: str
+    use_http_11: bool
+    services: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def protocol(self) -> str:
+        return "HTTP/1.1 (request/response)" if self.use_http_11 else "HTTP/2 (bidirectional streaming)"
+
+
+def detect_http11(url: str, timeout: float = 5.0) -> bool:
+    """Whether Restate must talk HTTP/1.1 to ``url``: True unless the endpoint speaks HTTP/2
+    with prior knowledge (h2c, e.g. hypercorn)."""
+    forced = restate_settings.PROTOCOL
+    if forced in ("http1", "http2"):
+        return bool(forced == "http1")
+    discover = url.rstrip("/") + "/discover"
+    try:
+        with httpx.Client(http1=False, http2=True, timeout=timeout) as h2:
+            h2.get(discover)
+        return False
+    except httpx.HTTPError:
+        pass
+    try:
+        with httpx.Client(timeout=timeout) as h1:
+            h1.get(discover)
+        return True
+    except httpx.HTTPError as exc:
+        raise DeploymentUnreachable(url, str(exc) or type(exc).__name__) from None
+
+
+def register(
+    admin: AdminAPI,
+    uri: str | None = None,
+    *,
+    force: bool = True,
+    dry_run: bool = False,
+    deployment_headers: dict[str, str] | None = None,
+) -> Registration:
+    uri = uri or restate_settings.DEPLOYMENT_URL
+    use_http_11 = detect_http11(uri)
+    headers = {**restate_settings.DEPLOYMENT_HEADERS, **(deployment_headers or {})}
+    answer = admin.register_deployment(
+        uri, use_http_11=use_http_11, force=force, dry_run=dry_run, additional_headers=headers or None
+    )
+    return Registration(
+        deployment_id=answer.get("id"), uri=uri, use_http_11=use_http_11, services=list(answer.get("services", []))
+    )
+
+
+def expected(spec: ServiceSpec) -> dict[str, Any]:
+    """What Restate should report for one handler class, in the admin API's terms."""
+    return {
+        "type": SERVICE_TYPES[spec.kind],
+        "handlers": {h.name: HANDLER_TYPES[h.kind] for h in spec.handlers},
+    }
+
+
+def drift(
+    server_services: Iterable[dict[str, Any]],
+    specs: Iterable[ServiceSpec] | None = None,
+    deployment_ids: Iterable[str] = (),
+) -> list[str]:
+    """Differences between the code and the server, one readable line each.
+
+    Services the server has but the code does not are reported only when they
+    belong to one of ``deployment_ids`` (this project's deployments): other
+    deployments may serve other teams' services.
+    """
+    ours = set(deployment_ids)
+    code = {spec.name: expected(spec) for spec in (registry if specs is None else specs)}
+    server = {s["name"]: s for s in server_services}
+    lines = []
+    for name, want in sorted(code.items()):
+        have = server.get(name)
+        if have is None:
+            lines.append(f"{name}: in the code, not registered with Restate")
+            continue
+        if have.get("ty") != want["type"]:
+            lines.append(f"{name}: Restate has a {have.get('ty')}, the code a {want['type']}")
+        have_handlers = {h["name"]: h.get("ty") for h in have.get("handlers", [])}
+        for handler_name, kind in sorted(want["handlers"].items()):
+            if handler_name not in have_handlers:
+                lines.append(f"{name}.{handler_name}: in the code, not registered with Restate")
+            elif kind is not None and have_handlers[handler_name] != kind:
+                lines.append(f"{name}.{handler_name}: Restate has {have_handlers[handler_name]}, the code {kind}")
+        for handler_name in sorted(set(have_handlers) - set(want["handlers"])):
+            lines.append(f"{name}.{handler_name}: registered with Restate, no longer in the code")
+    for name, have in sorted(server.items()):
+        if name not in code and have.get("deployment_id") in ours:
+            lines.append(f"{name}: registered from this deployment, no longer in the code")
+    return lines
+
+
+def our_deployment_ids(admin: AdminAPI, uri: str | None = None) -> list[str]:
+    uri = (uri or restate_settings.DEPLOYMENT_URL).rstrip("/")
+    return [d["id"] for d in admin.deployments() if str(d.get("uri", "")).rstrip("/") == uri]

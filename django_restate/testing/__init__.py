@@ -1,0 +1,1 @@
+"""Testing tools for projects that use django_restate."""

@@ -1,0 +1,154 @@
+"""Start and stop a real ``restate-server`` on free loopback ports, with its own data dir.
+
+Used by the test suite, the pytest plugin, the demo script and the benchmarks::
+
+    with RestateServer() as server:
+        print(server.admin_url, server.ingress_url)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+ENV_BINARY = "RESTATE_SERVER_BIN"
+INSTALL_HINT = (
+    "restate-server was not found. Run `npm ci` in the project root (package.json pins "
+    "@restatedev/restate-server), put restate-server on PATH, or set RESTATE_SERVER_BIN."
+)
+
+
+class RestateServerNotFound(RuntimeError):
+    pass
+
+
+def find_binary(start: Path | None = None) -> str:
+    """The restate-server binary: $RESTATE_SERVER_BIN, node_modules/.bin above ``start``, or PATH."""
+    explicit = os.environ.get(ENV_BINARY)
+    if explicit:
+        if not Path(explicit).is_file():
+            raise RestateServerNotFound(f"{ENV_BINARY}={explicit} does not exist. {INSTALL_HINT}")
+        return explicit
+    here = (start or Path.cwd()).resolve()
+    for folder in [here, *here.parents]:
+        candidate = folder / "node_modules" / ".bin" / "restate-server"
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("restate-server")
+    if found:
+        return found
+    raise RestateServerNotFound(INSTALL_HINT)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RestateServer:
+    """One restate-server process. ``restart()`` keeps the data dir, as a crash would."""
+
+    def __init__(self, binary: str | None = None, base_dir: str | None = None, env: dict[str, str] | None = None):
+        self.binary = binary or find_binary()
+        self._own_dir = base_dir is None
+        self.base_dir = base_dir or tempfile.mkdtemp(prefix="restate-")
+        self.ingress_port = free_port()
+        self.admin_port = free_port()
+        self.node_port = free_port()
+        self.extra_env = dict(env or {})
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(self.base_dir) / "server.log"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    @property
+    def ingress_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    def start(self, timeout: float = 30.0) -> RestateServer:
+        env = {
+            **os.environ,
+            "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{self.ingress_port}",
+            "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{self.admin_port}",
+            "RESTATE_BIND_ADDRESS": f"127.0.0.1:{self.node_port}",
+            "RESTATE_ADVERTISED_ADDRESS": f"http://127.0.0.1:{self.node_port}",
+            **self.extra_env,
+        }
+        log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process's life)
+        self.process = subprocess.Popen(
+            [self.binary, "--base-dir", self.base_dir, "--node-name", "django-restate", "--log-filter", "warn"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"restate-server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                admin = httpx.get(f"{self.admin_url}/health", timeout=1)
+                ingress = httpx.get(f"{self.ingress_url}/restate/health", timeout=1)
+                query = httpx.post(
+                    f"{self.admin_url}/query",
+                    json={"query": "SELECT 1 AS one FROM sys_deployment LIMIT 1"},
+                    headers={"accept": "application/json"},
+                    timeout=2,
+                )
+                if admin.status_code == 200 and ingress.status_code == 200 and query.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"restate-server did not become ready in {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self, timeout: float = 30.0) -> None:
+        self.stop()
+        self.start(timeout)
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> RestateServer:
+        return self.start()
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()

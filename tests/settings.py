@@ -1,0 +1,15 @@
+"""Test settings: the demo project, with a file-based test database so the ASGI server
+threads of the end-to-end tests share it with the test."""
+
+import os
+import tempfile
+
+from demo_project.settings import *  # noqa: F403
+from demo_project.settings import DATABASES
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"django-restate-test-{os.getpid()}.sqlite3")
+    }
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
