@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -48,7 +49,7 @@ TEMPLATES = [
 ASGI_APPLICATION = "demo_project.asgi.application"
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"DATABASE_URL must be a postgres:// URL, got {parts.scheme}://")
@@ -63,9 +64,9 @@ def database_from_url(url: str) -> dict:
 
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
+    DATABASES: dict[str, dict[str, Any]] = {"default": database_from_url(os.environ["DATABASE_URL"])}
 else:
-    DATABASES = {
+    DATABASES = {  # type: ignore[no-redef]
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("DEMO_SQLITE", str(BASE_DIR / "db.sqlite3")),

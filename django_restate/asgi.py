@@ -119,7 +119,7 @@ def restate_urlpattern(endpoint: RestateEndpoint | None = None) -> Any:
     from django.urls import re_path
 
     prefix = normalise_prefix(restate_settings.ENDPOINT_PATH).lstrip("/")
-    return re_path(rf"^{re.escape(prefix)}", endpoint or restate_endpoint())
+    return re_path(rf"^{re.escape(prefix)}", endpoint or restate_endpoint())  # type: ignore[arg-type]
 
 
 def get_asgi_application() -> RestateRouter:
@@ -129,4 +129,4 @@ def get_asgi_application() -> RestateRouter:
     handler classes are discovered before the first request.
     """
     django.setup(set_prefix=False)
-    return RestateRouter(ASGIHandler(), restate_endpoint())
+    return RestateRouter(ASGIHandler(), restate_endpoint())  # type: ignore[arg-type]

@@ -108,13 +108,23 @@ def check_asgi_mount(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
         "(or mounts restate_urlpattern() in a Channels URLRouter)."
     )
     if not path:
-        return [Warning("ASGI_APPLICATION is not set, so nothing serves the Restate endpoint.", hint=hint, id="django_restate.W002")]
+        return [
+            Warning(
+                "ASGI_APPLICATION is not set, so nothing serves the Restate endpoint.",
+                hint=hint,
+                id="django_restate.W002",
+            )
+        ]
     try:
         application = import_string(path)
     except ImportError as exc:
         return [Warning(f"ASGI_APPLICATION {path!r} cannot be imported: {exc}", hint=hint, id="django_restate.W002")]
     if not any(isinstance(node, RestateEndpoint) for node in walk_asgi(application)):
-        return [Warning(f"ASGI_APPLICATION {path!r} does not mount the Restate endpoint.", hint=hint, id="django_restate.W002")]
+        return [
+            Warning(
+                f"ASGI_APPLICATION {path!r} does not mount the Restate endpoint.", hint=hint, id="django_restate.W002"
+            )
+        ]
     return []
 
 
@@ -123,7 +133,9 @@ def walk_asgi(app: Any, depth: int = 0) -> list[Any]:
     if depth > 8 or app is None:
         return []
     found = [app]
-    children: list[Any] = [getattr(app, name, None) for name in ("endpoint", "django_app", "application", "inner", "app")]
+    children: list[Any] = [
+        getattr(app, name, None) for name in ("endpoint", "django_app", "application", "inner", "app")
+    ]
     children += list(getattr(app, "application_mapping", {}).values())
     children += [getattr(route, "callback", None) for route in getattr(app, "routes", [])]
     for child in children:

@@ -22,7 +22,7 @@ def build_service(
     """The SDK service object for one handler class."""
     options = dict(spec.options)
     managers = list(context_managers) + list(options.pop("invocation_context_managers", None) or [])
-    sdk_service = sdk_class_for(spec.kind)(
+    sdk_service: restate.Service | restate.VirtualObject | restate.Workflow = sdk_class_for(spec.kind)(
         spec.name, description=spec.doc, invocation_context_managers=managers or None, **options
     )
     for handler_spec in spec.handlers:
@@ -47,7 +47,7 @@ def endpoint_app(services: list[Any] | None = None) -> Any:
     return restate.app(services, identity_keys=list(restate_settings.IDENTITY_KEYS) or None)
 
 
-def _sdk_decorator(sdk_service: Any, spec: HandlerSpec) -> Callable[[Any], Any]:
+def _sdk_decorator(sdk_service: Any, spec: HandlerSpec) -> Any:
     if spec.kind == "workflow":
         return sdk_service.main(name=spec.name, **spec.options)
     if spec.kind is None or isinstance(sdk_service, restate.Workflow):

@@ -95,8 +95,7 @@ def reflect(cls: type[RestateService]) -> ServiceSpec:
             handlers.append(spec)
     if not handlers:
         raise ImproperlyConfigured(
-            f"{label} has no handlers. Write at least one `async def method(self, ctx: ...)`: "
-            f"{WHAT_TO_WRITE[kind]}."
+            f"{label} has no handlers. Write at least one `async def method(self, ctx: ...)`: {WHAT_TO_WRITE[kind]}."
         )
     names = [h.name for h in handlers]
     for name in names:
@@ -117,7 +116,7 @@ def reflect(cls: type[RestateService]) -> ServiceSpec:
         kind=kind,
         handlers=tuple(handlers),
         options=_service_options(cls),
-        doc=inspect.cleandoc(cls.__doc__) if cls.__dict__.get("__doc__") else None,
+        doc=inspect.cleandoc(cls.__dict__["__doc__"]) if cls.__dict__.get("__doc__") else None,
     )
 
 
@@ -152,8 +151,7 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
     if context_type not in CONTEXT_KINDS:
         if decorated:
             raise ImproperlyConfigured(
-                f"{where} is marked @handler but its first parameter is not a Restate context: "
-                f"{WHAT_TO_WRITE[kind]}."
+                f"{where} is marked @handler but its first parameter is not a Restate context: {WHAT_TO_WRITE[kind]}."
             )
         return None
     if not inspect.iscoroutinefunction(func):
@@ -176,7 +174,9 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
     unknown = sorted(set(options) - handler_option_names(kind, handler_kind))
     if unknown:
         valid = ", ".join(sorted(handler_option_names(kind, handler_kind)))
-        raise ImproperlyConfigured(f"@handler on {where} got unknown option(s) {', '.join(unknown)}. Valid: name, {valid}.")
+        raise ImproperlyConfigured(
+            f"@handler on {where} got unknown option(s) {', '.join(unknown)}. Valid: name, {valid}."
+        )
     return HandlerSpec(
         attr=attr,
         name=name,
@@ -201,11 +201,11 @@ def _home_of(context_type: type) -> str:
 def _service_options(cls: type[RestateService]) -> dict[str, Any]:
     """Class attributes named like the SDK constructor's arguments become service options."""
     sdk_class = sdk_class_for(cls.restate_kind)
-    names = [p for p in inspect.signature(sdk_class.__init__).parameters if p not in ("self", "name", "description")]
+    names = [p for p in inspect.signature(sdk_class).parameters if p not in ("name", "description")]
     return {n: getattr(cls, n) for n in names if getattr(cls, n, None) is not None}
 
 
-def sdk_class_for(kind: str) -> type:
+def sdk_class_for(kind: str) -> Any:
     return {"service": restate.Service, "object": restate.VirtualObject, "workflow": restate.Workflow}[kind]
 
 

@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-
 ContextManagerFactory = Callable[[], AbstractAsyncContextManager[None]]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pydantic
+import pydantic_core
 from restate.exceptions import TerminalError
 from restate.serde import Serde
 
@@ -46,7 +47,7 @@ class TypedJsonSerde(Serde[Any]):
             return b""
         try:
             return self.adapter.dump_json(obj)
-        except (pydantic.PydanticSerializationError, ValueError, TypeError) as exc:
+        except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
             raise TerminalError(f"The handler returned a value that cannot be encoded as JSON: {exc}") from None
 
 
@@ -74,4 +75,3 @@ def describe(exc: pydantic.ValidationError) -> str:
     if len(parts) > 5:
         text += f"; and {len(parts) - 5} more"
     return text
-

@@ -77,7 +77,7 @@ class LiveASGIServer:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._stop = lambda: loop.call_soon_threadsafe(stop.set)
-        await serve(self.app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(self.app, config, shutdown_trigger=stop.wait)
 
     def stop(self) -> None:
         if self._stop is not None:

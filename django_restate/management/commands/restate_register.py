@@ -38,11 +38,20 @@ class Command(BaseCommand):
             help="Register nothing; exit 1 when Restate's services and handlers differ from the code.",
         )
         parser.add_argument(
-            "-H", "--header", type=header, action="append", default=[], metavar="'NAME: VALUE'",
+            "-H",
+            "--header",
+            type=header,
+            action="append",
+            default=[],
+            metavar="'NAME: VALUE'",
             help="Extra header for the admin API, e.g. 'Authorization: Bearer ...'. Repeatable.",
         )
         parser.add_argument(
-            "--deployment-header", type=header, action="append", default=[], metavar="'NAME: VALUE'",
+            "--deployment-header",
+            type=header,
+            action="append",
+            default=[],
+            metavar="'NAME: VALUE'",
             help="Header Restate sends with every request to the deployment. Repeatable.",
         )
 
