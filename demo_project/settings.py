@@ -66,7 +66,7 @@ def database_from_url(url: str) -> dict[str, Any]:
 if os.environ.get("DATABASE_URL"):
     DATABASES: dict[str, dict[str, Any]] = {"default": database_from_url(os.environ["DATABASE_URL"])}
 else:
-    DATABASES = {  # type: ignore[no-redef]
+    DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("DEMO_SQLITE", str(BASE_DIR / "db.sqlite3")),
