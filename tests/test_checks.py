@@ -1,0 +1,75 @@
+"""System checks: each builds the bad configuration with override_settings."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+
+def ids(**settings) -> list[str]:
+    with override_settings(**settings):
+        return sorted(m.id for m in run_checks() if m.id and m.id.startswith("django_restate"))
+
+
+GOOD = {
+    "ADMIN_URL": "http://127.0.0.1:9070",
+    "INGRESS_URL": "http://127.0.0.1:8080",
+    "DEPLOYMENT_URL": "http://127.0.0.1:8000/restate",
+}
+
+
+def test_good_configuration_is_clean():
+    assert ids(RESTATE=GOOD, DEBUG=True) == []
+
+
+def test_not_a_dict():
+    assert ids(RESTATE=["ADMIN_URL"]) == ["django_restate.E001"]
+
+
+def test_unknown_key_suggests_the_right_one():
+    with override_settings(RESTATE={**GOOD, "ADMIN_ULR": "x"}):
+        [error] = [m for m in run_checks() if m.id == "django_restate.E002"]
+    assert "ADMIN_ULR" in error.msg and "ADMIN_URL" in error.hint
+
+
+@pytest.mark.parametrize("key", ["ADMIN_URL", "INGRESS_URL", "DEPLOYMENT_URL"])
+@pytest.mark.parametrize("value", ["127.0.0.1:9070", "ftp://host/x", "", 9070, "http://"])
+def test_bad_urls(key, value):
+    assert "django_restate.E003" in ids(RESTATE={**GOOD, key: value}, DEBUG=True)
+
+
+def test_identity_keys_must_be_public_keys():
+    assert ids(RESTATE={**GOOD, "IDENTITY_KEYS": "publickeyv1_abc"}, DEBUG=True) == ["django_restate.E004"]
+    assert ids(RESTATE={**GOOD, "IDENTITY_KEYS": ["secret"]}, DEBUG=True) == ["django_restate.E004"]
+    assert ids(RESTATE={**GOOD, "IDENTITY_KEYS": ["publickeyv1_abc"]}, DEBUG=False) == []
+
+
+def test_empty_identity_keys_warns_in_production():
+    assert ids(RESTATE=GOOD, DEBUG=False) == ["django_restate.W001"]
+
+
+def test_deployment_url_must_point_at_the_endpoint():
+    assert ids(RESTATE={**GOOD, "DEPLOYMENT_URL": "http://127.0.0.1:8000/other"}, DEBUG=True) == ["django_restate.E005"]
+    assert (
+        ids(RESTATE={**GOOD, "DEPLOYMENT_URL": "http://h/api/restate", "ENDPOINT_PATH": "/api/restate/"}, DEBUG=True)
+        == []
+    )
+
+
+def test_endpoint_not_mounted():
+    assert ids(RESTATE=GOOD, DEBUG=True, ASGI_APPLICATION=None) == ["django_restate.W002"]
+    assert ids(RESTATE=GOOD, DEBUG=True, ASGI_APPLICATION="tests.asgi_apps.django_only") == ["django_restate.W002"]
+    assert ids(RESTATE=GOOD, DEBUG=True, ASGI_APPLICATION="tests.asgi_apps.missing") == ["django_restate.W002"]
+    assert ids(RESTATE=GOOD, DEBUG=True, ASGI_APPLICATION="tests.asgi_apps.channels_app") == []
+
+
+def test_settings_are_read_at_use_not_import():
+    from django_restate.conf import restate_settings
+
+    with override_settings(RESTATE={"ADMIN_URL": "http://admin.example:1"}):
+        assert restate_settings.ADMIN_URL == "http://admin.example:1"
+        assert restate_settings.INGRESS_URL == "http://127.0.0.1:8080"
+    assert restate_settings.ADMIN_URL != "http://admin.example:1"
+    with pytest.raises(AttributeError, match="Invalid RESTATE setting: 'NOPE'"):
+        restate_settings.NOPE  # noqa: B018

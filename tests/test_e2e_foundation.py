@@ -1,0 +1,195 @@
+"""The user's journey end to end: a real restate-server invokes handler classes served by
+our ASGI application under uvicorn (HTTP/1.1) and hypercorn (HTTP/2), daphne and runserver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from demo_project.shop.models import Order, Product
+from django_restate.admin_api import AdminAPI
+from django_restate.asgi import get_asgi_application
+from django_restate.registration import register
+from django_restate.sql import quote
+from django_restate.testing.live import LiveASGIServer
+from django_restate.testing.server import RestateServer, free_port
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def restate() -> Iterator[RestateServer]:
+    # Our own server: registering other deployments must not disturb the session's one.
+    with RestateServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=["uvicorn", "hypercorn"])
+def deployment(request, restate, django_db_setup, django_db_blocker):
+    with LiveASGIServer(get_asgi_application(), request.param) as live:
+        with AdminAPI(restate.admin_url) as admin:
+            result = register(admin, live.url + "/restate")
+        yield request.param, result
+
+
+@pytest.fixture
+def ingress(restate, deployment, transactional_db) -> Iterator[httpx.Client]:
+    Product.objects.create(sku="tea", name="Tea", price="3.50", stock=10)
+    with httpx.Client(base_url=restate.ingress_url, timeout=30) as client:
+        yield client
+
+
+def state_of(restate: RestateServer, service: str, key: str) -> dict[str, str]:
+    with AdminAPI(restate.admin_url) as admin:
+        rows = admin.query(
+            f"SELECT key, value_utf8 FROM state WHERE service_name = {quote(service)} AND service_key = {quote(key)}"
+        )
+    return {row["key"]: row["value_utf8"] for row in rows}
+
+
+def test_protocol_is_detected(deployment):
+    kind, result = deployment
+    assert result.use_http_11 is (kind == "uvicorn")
+    assert {s["name"] for s in result.services} >= {"Greeter", "Cart", "Checkout"}
+
+
+def test_service(ingress):
+    assert ingress.post("/Greeter/greet", json="Ada").json() == "Hello, Ada! (3 letters)"
+
+
+def test_virtual_object_keeps_state_and_shares_reads(ingress, restate):
+    key = f"alice-{uuid.uuid4().hex[:8]}"
+    assert ingress.post(f"/Cart/{key}/add_item", json={"sku": "tea", "quantity": 2}).json() == 2
+    assert ingress.post(f"/Cart/{key}/add_item", json={"sku": "tea", "quantity": 3}).json() == 5
+    assert ingress.post(f"/Cart/{key}/items").json() == {"tea": 5}
+    assert ingress.post(f"/Cart/{key}/total").json() == 17.5
+    assert state_of(restate, "Cart", key) == {"items": '{"tea": 5}'}
+    other = ingress.post(f"/Cart/{key}-other/items")
+    assert other.json() == {}
+
+
+def test_terminal_error_reaches_the_caller(ingress):
+    response = ingress.post(f"/Cart/{uuid.uuid4().hex}/add_item", json={"sku": "nope", "quantity": 1})
+    assert response.status_code == 404
+    assert "Unknown product 'nope'" in response.json()["message"]
+
+
+def test_workflow_with_durable_step_sleep_and_promise(ingress, restate):
+    order_id = f"order-{uuid.uuid4().hex[:8]}"
+    started = ingress.post(f"/Checkout/{order_id}/run/send", json={"customer": "ada", "items": {"tea": 4}})
+    assert started.json()["status"] == "Accepted"
+    deadline = time.monotonic() + 10
+    while ingress.post(f"/Checkout/{order_id}/status").json() != "awaiting approval":
+        assert time.monotonic() < deadline, "workflow never reached the approval step"
+        time.sleep(0.05)
+    assert Product.objects.get(sku="tea").stock == 6  # the durable step ran once
+    assert ingress.post(f"/Checkout/{order_id}/approve", json=True).status_code == 200
+    result = ingress.get(f"/restate/workflow/Checkout/{order_id}/attach")
+    assert result.json() == "placed"
+    assert Order.objects.get(order_id=order_id).total == 14
+    assert Product.objects.get(sku="tea").stock == 6
+    # A workflow runs once per id: a second submission does not run it again.
+    again = ingress.post(f"/Checkout/{order_id}/run/send", json={"customer": "ada", "items": {"tea": 4}})
+    assert again.json()["status"] == "PreviouslyAccepted"
+    assert Product.objects.get(sku="tea").stock == 6
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "fragment"),
+    [
+        (b"{not json", "application/json", "Invalid JSON"),
+        (b'{"sku": "tea", "quantity": "many"}', "application/json", "quantity"),
+        (b'{"sku": "tea", "quantity": 0}', "application/json", "greater than 0"),
+        (b"[1, 2]", "application/json", "Input should be an object"),
+        (b"\xff\xfe", "application/json", "Invalid JSON"),
+    ],
+    ids=["malformed", "wrong-type", "out-of-range", "wrong-shape", "invalid-utf8"],
+)
+def test_bad_payloads_fail_once_with_400(ingress, restate, body, content_type, fragment):
+    key = f"bad-{uuid.uuid4().hex[:8]}"
+    response = ingress.post(f"/Cart/{key}/add_item", content=body, headers={"content-type": content_type})
+    assert response.status_code == 400, response.text
+    assert fragment in response.json()["message"]
+    with AdminAPI(restate.admin_url) as admin:
+        [row] = admin.query(
+            "SELECT status, retry_count, completion_result, completion_failure FROM sys_invocation "
+            f"WHERE target_service_key = {quote(key)}"
+        )
+    assert (row["status"], row["completion_result"]) == ("completed", "failure"), row
+    assert "400" in row["completion_failure"], row
+    assert (row.get("retry_count") or 0) <= 1  # no retry storm
+    assert state_of(restate, "Cart", key) == {}
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else "exited"
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def serve(command: list[str], settings: str, tmp_path: Path) -> subprocess.Popen:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "PYTHONPATH": str(ROOT)}
+    env.setdefault("DEMO_SQLITE", str(tmp_path / "db.sqlite3"))
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.parametrize(
+    ("name", "command", "settings"),
+    [
+        (
+            "daphne",
+            ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "demo_project.asgi:application"],
+            "demo_project.settings",
+        ),
+        ("runserver", ["manage.py", "runserver", "--noreload", "127.0.0.1:{port}"], "tests.runserver_settings"),
+    ],
+)
+def test_daphne_and_runserver(restate, tmp_path, name, command, settings):
+    port = free_port()
+    process = serve([sys.executable, *[c.format(port=port) for c in command]], settings, tmp_path)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process)
+        with AdminAPI(restate.admin_url) as admin:
+            result = register(admin, f"http://127.0.0.1:{port}/restate")
+        assert result.use_http_11
+        response = httpx.post(f"{restate.ingress_url}/Greeter/greet", json=name, timeout=30)
+        assert response.json() == f"Hello, {name}! ({len(name)} letters)"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_sigterm_still_stops_uvicorn(tmp_path):
+    """The bare SDK swallows SIGTERM under uvicorn; our application must not."""
+    port = free_port()
+    process = serve(
+        [sys.executable, "-m", "uvicorn", "demo_project.asgi:application", "--port", str(port)],
+        "demo_project.settings",
+        tmp_path,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process)
+        # The SDK installs its signal handler on its first call; make sure that happened.
+        assert httpx.get(f"http://127.0.0.1:{port}/restate/health").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,175 @@
+"""Handler discovery follows restate.Reflect; wrong shapes are ImproperlyConfigured with a fix."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+import restate
+from django.core.exceptions import ImproperlyConfigured
+from pydantic import BaseModel
+
+from django_restate import Service, VirtualObject, Workflow, handler
+from django_restate.reflect import NO_INPUT, reflect
+
+
+class Item(BaseModel):
+    sku: str
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Counter(VirtualObject):
+    """Counts things, per key."""
+
+    inactivity_timeout = timedelta(seconds=30)
+
+    async def add(self, ctx: restate.ObjectContext, amount: int) -> int:
+        return amount
+
+    async def get(self, ctx: restate.ObjectSharedContext) -> int:
+        return 0
+
+    async def helper(self, value: int) -> int:  # not a handler: no context
+        return value
+
+    def _private(self, ctx: restate.ObjectContext) -> None: ...
+
+
+def test_kinds_come_from_annotations():
+    spec = reflect(Counter)
+    assert spec.name == "Counter"
+    assert spec.kind == "object"
+    assert {h.name: h.kind for h in spec.handlers} == {"add": "exclusive", "get": "shared"}
+    assert spec.doc == "Counts things, per key."
+    assert spec.options == {"inactivity_timeout": timedelta(seconds=30)}
+    add = spec.handler("add")
+    assert add.input_type is int and add.output_type is int
+    assert spec.handler("get").input_type is NO_INPUT
+
+
+def test_name_and_handler_options():
+    class Mailer(Service):
+        name = "mail"
+
+        @handler(name="deliver", ingress_private=True)
+        async def send(self, ctx: restate.Context, item: Item) -> None: ...
+
+    spec = reflect(Mailer)
+    assert spec.name == "mail"
+    only = spec.handlers[0]
+    assert (only.name, only.attr, only.kind, only.input_type) == ("deliver", "send", None, Item)
+    assert only.options == {"ingress_private": True}
+
+
+def test_workflow_main_and_shared():
+    class Signup(Workflow):
+        async def run(self, ctx: restate.WorkflowContext, email: str) -> bool:
+            return True
+
+        async def confirm(self, ctx: restate.WorkflowSharedContext, code: str) -> None: ...
+
+    assert {h.name: h.kind for h in reflect(Signup).handlers} == {"run": "workflow", "confirm": "shared"}
+
+
+def test_inherited_handlers_and_abstract_bases():
+    class Base(VirtualObject):
+        abstract = True
+
+        async def ping(self, ctx: restate.ObjectSharedContext) -> str:
+            return "base"
+
+    class Child(Base):
+        async def ping(self, ctx: restate.ObjectSharedContext) -> str:
+            return "child"
+
+        async def touch(self, ctx: restate.ObjectContext, point: Point) -> None: ...
+
+    assert Base.abstract and not Child.abstract
+    spec = reflect(Child)
+    assert [h.name for h in spec.handlers] == ["ping", "touch"]
+    assert spec.handler("touch").input_type is Point
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "class Bad(Service):\n    def go(self, ctx: restate.Context) -> None: ...",
+            "Handler tests.test_reflect.Bad.go must be `async def`",
+        ),
+        (
+            "class Bad(Service):\n    async def go(self, ctx: restate.ObjectContext) -> None: ...",
+            "Bad.go takes restate.ObjectContext, which a Service cannot have: annotate it with restate.Context",
+        ),
+        (
+            "class Bad(VirtualObject):\n    async def go(self, ctx: restate.Context) -> None: ...",
+            "which a VirtualObject cannot have",
+        ),
+        (
+            "class Bad(Workflow):\n"
+            "    async def one(self, ctx: restate.WorkflowContext) -> None: ...\n"
+            "    async def two(self, ctx: restate.WorkflowContext) -> None: ...",
+            "must have exactly one handler taking restate.WorkflowContext (found: one, two)",
+        ),
+        (
+            "class Bad(Workflow):\n    async def peek(self, ctx: restate.WorkflowSharedContext) -> None: ...",
+            "(found: none)",
+        ),
+        ("class Bad(Service):\n    async def helper(self) -> None: ...", "has no handlers"),
+        (
+            "class Bad(Service):\n    async def go(self, ctx: restate.Context, a: int, b: int) -> None: ...",
+            "takes 2 inputs; a handler takes the context and at most one input",
+        ),
+        (
+            "class Bad(Service):\n    @handler(retries=3)\n    async def go(self, ctx: restate.Context) -> None: ...",
+            "got unknown option(s) retries",
+        ),
+        (
+            "class Bad(Service):\n    @handler\n    async def go(self, value: int) -> None: ...",
+            "is marked @handler but its first parameter is not a Restate context",
+        ),
+        (
+            "class Bad(Service):\n    async def go(self, ctx: restate.Context, v: 'Missing') -> None: ...",
+            "Cannot read the annotations of tests.test_reflect.Bad.go",
+        ),
+        (
+            "class Bad(Service):\n"
+            "    async def go(self, ctx: restate.Context) -> None: ...\n"
+            "    @handler(name='go')\n"
+            "    async def other(self, ctx: restate.Context) -> None: ...",
+            "has two handlers named 'go'",
+        ),
+    ],
+    ids=[
+        "sync",
+        "object-ctx-on-service",
+        "service-ctx-on-object",
+        "two-workflow-mains",
+        "no-workflow-main",
+        "no-handlers",
+        "two-inputs",
+        "unknown-option",
+        "handler-without-context",
+        "unresolvable-annotation",
+        "duplicate-handler-name",
+    ],
+)
+def test_wrong_shapes_name_the_class_method_and_fix(source, message):
+    namespace = {
+        "restate": restate,
+        "Service": Service,
+        "VirtualObject": VirtualObject,
+        "Workflow": Workflow,
+        "handler": handler,
+        "__name__": __name__,
+    }
+    exec(source, namespace)
+    with pytest.raises(ImproperlyConfigured) as exc:
+        reflect(namespace["Bad"])
+    assert message in str(exc.value)
