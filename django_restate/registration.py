@@ -71,6 +71,7 @@ def register(
     deployment_headers: dict[str, str] | None = None,
 ) -> Registration:
     uri = uri or restate_settings.DEPLOYMENT_URL
+    admin.health()  # an unreachable admin API is reported as such, before probing the deployment
     use_http_11 = detect_http11(uri)
     headers = {**restate_settings.DEPLOYMENT_HEADERS, **(deployment_headers or {})}
     answer = admin.register_deployment(

@@ -12,7 +12,9 @@ from django_restate.registry import registry
 
 
 def type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    if getattr(annotation, "__args__", None) or not hasattr(annotation, "__name__"):
+        return str(annotation).replace("typing.", "")  # dict[str, int], Optional[...]
+    return str(annotation.__name__)
 
 
 class Command(BaseCommand):
