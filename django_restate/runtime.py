@@ -1,20 +1,102 @@
-"""What wraps every invocation served by this Django project."""
+"""What wraps every invocation served by this Django project, and helpers for handler code.
+
+Each invocation attempt runs inside :func:`invocation_context_managers` (the
+endpoint passes them to every SDK service):
+
+- database connections are tidied the way Django tidies them around each
+  request: ``close_old_connections()`` before and after, which honours
+  ``CONN_MAX_AGE`` and ``CONN_HEALTH_CHECKS``;
+- the worker threads that run sync ``ctx.run`` / ``ctx.run_typed`` actions
+  tidy their own connections after every action (:class:`StepExecutor`),
+  since each thread holds its own connection and nobody else would close it;
+- :mod:`django_restate.signals` are sent, when something listens.
+
+Sync ORM code belongs in ``ctx.run`` / ``ctx.run_typed`` actions (the SDK runs
+them in a worker thread, where Django allows it); async ORM (``aget``,
+``acreate``, ...) works directly in the handler.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
+import time
+import weakref
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, ParamSpec, TypeVar, overload
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, transaction
+from django.dispatch import Signal
+from restate.exceptions import SuspendedException, TerminalError
+
+from . import signals
+from .registry import NotRegistered, registry
 
 ContextManagerFactory = Callable[[], AbstractAsyncContextManager[None]]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# -- database connections ---------------------------------------------------------------------
+
+
+def _tidy(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+class StepExecutor(ThreadPoolExecutor):
+    """The event loop's default executor, which runs the SDK's sync ``ctx.run`` actions.
+
+    Django keeps one connection per thread, and a pool thread lives as long as
+    the loop: without this, every pool thread that ever touched the ORM would
+    hold a connection forever. Each action runs between two
+    ``close_old_connections()`` calls, exactly like a Django request, so with
+    the default ``CONN_MAX_AGE = 0`` an action's connection is closed when it
+    returns, and with ``CONN_MAX_AGE > 0`` each pool thread keeps at most one.
+    """
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return super().submit(_tidy, fn, *args, **kwargs)
+
+
+_prepared_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_prepared_loop_ids: dict[int, asyncio.AbstractEventLoop] = {}  # for loop types without weak references
+
+
+def prepare_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Make :class:`StepExecutor` the loop's default executor, once per loop.
+
+    It then also serves everything else in the process that calls
+    ``loop.run_in_executor(None, ...)`` (``sync_to_async(thread_sensitive=False)``
+    too), which gains the same connection hygiene.
+    """
+    try:
+        if loop in _prepared_loops:
+            return
+        _prepared_loops.add(loop)
+    except TypeError:
+        if _prepared_loop_ids.get(id(loop)) is loop:
+            return
+        _prepared_loop_ids[id(loop)] = loop
+    loop.set_default_executor(StepExecutor(thread_name_prefix="restate-step"))
 
 
 @asynccontextmanager
 async def django_connections() -> AsyncIterator[None]:
     """Close stale database connections around each invocation, as Django does around
-    each request (``request_started`` / ``request_finished``)."""
+    each request (``request_started`` / ``request_finished``).
+
+    Async ORM calls run in asgiref's thread-sensitive thread, so that is where
+    the connections are closed; sync actions are covered by :class:`StepExecutor`.
+    """
+    prepare_loop(asyncio.get_running_loop())
     await sync_to_async(close_old_connections, thread_sensitive=True)()
     try:
         yield
@@ -22,5 +104,130 @@ async def django_connections() -> AsyncIterator[None]:
         await sync_to_async(close_old_connections, thread_sensitive=True)()
 
 
+# -- signals ----------------------------------------------------------------------------------
+
+_SIGNALS = (signals.invocation_started, signals.invocation_finished, signals.invocation_failed)
+
+
+@asynccontextmanager
+async def invocation_signals() -> AsyncIterator[None]:
+    """Send ``invocation_started`` and then ``invocation_finished`` or ``invocation_failed``.
+
+    Costs one attribute check per signal when no receiver is connected.
+    """
+    if not any(signal.receivers for signal in _SIGNALS):
+        yield
+        return
+    sender, info = _describe_current_invocation()
+    await _send(signals.invocation_started, sender, info)
+    start = time.perf_counter()
+    try:
+        yield
+    except SuspendedException:
+        await _send(signals.invocation_finished, sender, info, duration=_since(start), suspended=True)
+        raise
+    except BaseException as exc:  # TerminalError, any user error, a dropped connection
+        await _send(
+            signals.invocation_failed, sender, info, duration=_since(start), exception=exc, terminal=is_terminal(exc)
+        )
+        raise
+    else:
+        await _send(signals.invocation_finished, sender, info, duration=_since(start), suspended=False)
+
+
+def _describe_current_invocation() -> tuple[Any, dict[str, Any]]:
+    from restate.server_context import current_context
+
+    ctx: Any = current_context()
+    service = ctx.handler.service_tag.name
+    try:
+        sender: Any = registry.get(service).cls
+    except NotRegistered:  # an SDK service built by hand, not a registered handler class
+        sender = None
+    info = {
+        "service": service,
+        "handler": ctx.handler.name,
+        "key": ctx.invocation.key or "",
+        "invocation_id": ctx.invocation.invocation_id,
+        "replaying": bool(ctx.vm.is_replaying()),
+    }
+    return sender, info
+
+
+async def _send(signal: Signal, sender: Any, info: dict[str, Any], **extra: Any) -> None:
+    if signal.receivers and signal.has_listeners(sender):
+        # Robust: a metrics receiver that raises is logged by Django, and the invocation goes on.
+        await signal.asend_robust(sender, **info, **extra)
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def is_terminal(exc: BaseException) -> bool:
+    """Whether Restate ends the invocation with this exception, as the SDK decides:
+    a ``TerminalError``, or an exception caused by one."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TerminalError):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def invocation_context_managers() -> list[ContextManagerFactory]:
-    return [django_connections]
+    return [django_connections, invocation_signals]
+
+
+# -- durable steps that are database transactions ---------------------------------------------
+
+
+@overload
+def atomic_step(func: Callable[P, T], /) -> Callable[P, T]: ...
+@overload
+def atomic_step(
+    func: None = None, /, *, using: str | None = None, savepoint: bool = True
+) -> Callable[[Callable[P, T]], Callable[P, T]]: ...
+def atomic_step(
+    func: Callable[P, T] | None = None, /, *, using: str | None = None, savepoint: bool = True
+) -> Callable[P, T] | Callable[[Callable[P, T]], Callable[P, T]]:
+    """Make a sync ``ctx.run`` / ``ctx.run_typed`` action one database transaction.
+
+    ::
+
+        @atomic_step(using="default")
+        def reserve(sku: str, quantity: int) -> int:
+            product = Product.objects.select_for_update().get(sku=sku)
+            ...
+
+        left = await ctx.run_typed("reserve", reserve, sku=item.sku, quantity=item.quantity)
+
+    The action commits when it returns and rolls back when it raises (a
+    ``TerminalError`` rolls back and fails the step for good; any other error
+    rolls back and the step is retried).
+
+    A step can run more than once: Restate journals the result only after the
+    action returned, so a crash or lost connection between COMMIT and the
+    journal entry runs the action again on the next attempt. Make the
+    transaction idempotent (a unique key, ``get_or_create``, a
+    ``ctx.request().id`` column) instead of assuming exactly-once.
+    """
+
+    def decorate(fn: Callable[P, T]) -> Callable[P, T]:
+        if inspect.iscoroutinefunction(fn):
+            raise TypeError(
+                f"atomic_step cannot wrap the coroutine function {fn.__qualname__}: a database transaction "
+                "cannot span awaits. Write the step as a plain `def` using the sync ORM; ctx.run runs it "
+                "in a worker thread."
+            )
+
+        @functools.wraps(fn)
+        def step(*args: P.args, **kwargs: P.kwargs) -> T:
+            with transaction.atomic(using=using or DEFAULT_DB_ALIAS, savepoint=savepoint):
+                return fn(*args, **kwargs)
+
+        return step
+
+    if func is not None:
+        return decorate(func)
+    return decorate

@@ -1,0 +1,788 @@
+"""Call and send to handlers from Django code, addressed through the handler classes.
+
+::
+
+    from django_restate.client import client
+
+    total = client.object(Cart, "alice").add_item(CartItem(sku="tea", quantity=2))   # wait for the result
+    total = await client.object(Cart, "alice").add_item.acall(item)                  # the async twin
+    handle = client.service(Greeter).greet.send("Ada", delay=timedelta(minutes=5))   # fire and forget
+    client.object(Cart, "alice").add_item.send_on_commit(item, idempotency_key=key)  # after COMMIT
+
+Handler names and their input and output types come from the registry (the
+same :class:`~django_restate.reflect.HandlerSpec` the endpoint serves), so a
+typo is an ``AttributeError`` and inputs and outputs are encoded with the same
+:class:`~django_restate.serde.TypedJsonSerde` as on the server: a pydantic model
+sent is a pydantic model received, and the result comes back typed.
+
+Every blocking method has an async twin prefixed with ``a`` (``call`` /
+``acall``, ``send`` / ``asend``, ``attach`` / ``aattach``), like Django's ORM
+and django-tasks' ``enqueue`` / ``aenqueue``. The HTTP clients are created once
+and reused: one ``httpx.Client`` per :class:`RestateClient`, one
+``httpx.AsyncClient`` per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pydantic
+from django.core.exceptions import SynchronousOnlyOperation
+from django.db import transaction
+
+from .conf import restate_settings
+from .exceptions import (
+    HandlerError,
+    IngressError,
+    IngressTimeout,
+    IngressUnreachable,
+    InvalidPayload,
+    InvocationNotReady,
+    RestateClientError,
+    SendOnCommitFailed,
+)
+from .handlers import RestateService
+from .reflect import BASE_NAMES, HandlerSpec, ServiceSpec, reflect
+from .registry import NotRegistered, registry
+from .serde import TypedJsonSerde, describe
+
+logger = logging.getLogger("django_restate.client")
+
+#: Ingress status for "the invocation exists but has not completed yet".
+NOT_READY = 470
+#: Failures worth another attempt by ``send_on_commit``: the key makes a repeat harmless.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_DELAYS = (0.1, 0.5)
+
+Delay = timedelta | float | int
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<no input>"
+
+
+#: Default of the ``arg`` parameter: tells "no input given" from an explicit ``None``.
+MISSING: Any = _Missing()
+
+
+# -- the client -------------------------------------------------------------------------------
+
+
+class RestateClient:
+    """Talks to the Restate ingress.
+
+    ``url``, ``headers`` and ``timeout`` default to ``RESTATE["INGRESS_URL"]``,
+    ``RESTATE["INGRESS_HEADERS"]`` and ``RESTATE["TIMEOUT"]``, read at each request,
+    so ``override_settings`` takes effect at once. ``transport`` /
+    ``async_transport`` are for tests and custom networking (``httpx.MockTransport``,
+    unix sockets, proxies).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._url = url.rstrip("/") if url else None
+        self._headers = dict(headers or {})
+        self._timeout = timeout
+        self._transport = transport
+        self._async_transport = async_transport
+        self._sync: httpx.Client | None = None
+        self._lock = threading.Lock()
+        # An AsyncClient's connections belong to the loop that opened them; Django runs
+        # async views of a WSGI project in a new loop per request.
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- addressing handlers --------------------------------------------------------------
+
+    def service(self, cls: type[RestateService]) -> ServiceProxy:
+        """The handlers of a Service: ``client.service(Greeter).greet("Ada")``."""
+        return ServiceProxy(self, _spec(cls, "service"), None)
+
+    def object(self, cls: type[RestateService], key: str) -> ServiceProxy:
+        """The handlers of one Virtual Object: ``client.object(Cart, "alice").add_item(item)``."""
+        return ServiceProxy(self, _spec(cls, "object"), _key(cls, key, "key"))
+
+    def workflow(self, cls: type[RestateService], workflow_id: str) -> ServiceProxy:
+        """One workflow: ``.run.submit(...)`` starts it, ``.run.attach()`` waits for its result,
+        shared handlers are called like any other (``.status()``)."""
+        return ServiceProxy(self, _spec(cls, "workflow"), _key(cls, workflow_id, "workflow id"))
+
+    def invocation(self, invocation_id: str) -> InvocationHandle:
+        """An invocation by id (``inv_...``), to ``attach()`` or read its ``output()``.
+
+        Its output is decoded as plain JSON; ``ref.invocation(...)`` on a handler
+        reference decodes it with the handler's output type.
+        """
+        path = f"/restate/invocation/{quote(invocation_id, safe='')}"
+        return InvocationHandle(self, path, invocation_id, None, None, invocation_id)
+
+    # -- transport ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._url or str(restate_settings.INGRESS_URL).rstrip("/")
+
+    def _timeout_for(self, timeout: float | None) -> float:
+        if timeout is not None:
+            return timeout
+        return float(self._timeout if self._timeout is not None else restate_settings.TIMEOUT)
+
+    def _headers_for(self, extra: Mapping[str, str] | None, content: bytes | None) -> dict[str, str]:
+        headers = {**restate_settings.INGRESS_HEADERS, **self._headers}
+        if content:
+            headers["content-type"] = "application/json"
+        if extra:
+            headers.update(extra)
+        return headers
+
+    def _sync_client(self) -> httpx.Client:
+        if self._sync is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = httpx.Client(transport=self._transport)
+        return self._sync
+
+    def _async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        http = self._async.get(loop)
+        if http is None:
+            http = self._async[loop] = httpx.AsyncClient(transport=self._async_transport)
+        return http
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        target: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """One request to the ingress; error statuses and transport failures become typed errors."""
+        url = self.url
+        seconds = self._timeout_for(timeout)
+        try:
+            response = self._sync_client().request(
+                method, url + path, content=content, headers=self._headers_for(headers, content), timeout=seconds
+            )
+        except httpx.TransportError as exc:
+            raise _transport_error(url, exc, seconds) from None
+        if response.status_code >= 400:
+            raise _error_from(response, target)
+        return response
+
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        target: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        url = self.url
+        seconds = self._timeout_for(timeout)
+        try:
+            response = await self._async_client().request(
+                method, url + path, content=content, headers=self._headers_for(headers, content), timeout=seconds
+            )
+        except httpx.TransportError as exc:
+            raise _transport_error(url, exc, seconds) from None
+        if response.status_code >= 400:
+            raise _error_from(response, target)
+        return response
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Close this loop's async HTTP client (and the sync one)."""
+        http = self._async.pop(asyncio.get_running_loop(), None)
+        if http is not None:
+            await http.aclose()
+        self.close()
+
+    def __enter__(self) -> RestateClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> RestateClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+#: The project's client, configured by the ``RESTATE`` setting.
+client = RestateClient()
+
+
+# -- handler references -----------------------------------------------------------------------
+
+
+class ServiceProxy:
+    """The handlers of one service, object (``key``) or workflow (``key`` = workflow id), as attributes."""
+
+    def __init__(self, restate: RestateClient, spec: ServiceSpec, key: str | None) -> None:
+        self._client = restate
+        self._spec = spec
+        self._key = key
+
+    def __getattr__(self, attr: str) -> HandlerRef:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        for handler in self._spec.handlers:
+            if handler.attr == attr:
+                kind = WorkflowRunRef if handler.kind == "workflow" else HandlerRef
+                return kind(self._client, self._spec, handler, self._key)
+        names = ", ".join(h.attr for h in self._spec.handlers)
+        raise AttributeError(f"{self._spec.name} has no handler {attr!r} (its handlers: {names}).")
+
+    def __dir__(self) -> list[str]:
+        return [h.attr for h in self._spec.handlers]
+
+    def __repr__(self) -> str:
+        where = f" {self._key!r}" if self._key is not None else ""
+        return f"<{BASE_NAMES[self._spec.kind]} {self._spec.name}{where} at {self._client.url}>"
+
+
+class HandlerRef:
+    """One handler of one service, object or workflow. Calling it waits for the result."""
+
+    def __init__(self, restate: RestateClient, service: ServiceSpec, handler: HandlerSpec, key: str | None) -> None:
+        self.client = restate
+        self.service = service
+        self.handler = handler
+        self.key = key
+        self.codec = _codec(service, handler)
+        parts = [service.name] if key is None else [service.name, key]
+        self.target = "/".join([*parts, handler.name])
+        self.path = "/" + "/".join(quote(p, safe="") for p in [*parts, handler.name])
+
+    def __repr__(self) -> str:
+        return f"<HandlerRef {self.target}>"
+
+    # -- call: wait for the result --------------------------------------------------------
+
+    def __call__(
+        self,
+        arg: Any = MISSING,
+        *,
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Same as :meth:`call`."""
+        return self.call(arg, idempotency_key=idempotency_key, headers=headers, timeout=timeout)
+
+    def call(
+        self,
+        arg: Any = MISSING,
+        *,
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Invoke the handler and wait for its result, decoded with its return annotation.
+
+        With an ``idempotency_key``, calling again with the same key (within the
+        service's idempotency retention, 24 hours by default) does not run the
+        handler again: it returns the first call's result.
+        """
+        _forbid_running_loop("call", self.target, "acall")
+        body = self.codec.encode(arg)
+        response = self.client.request(
+            "POST",
+            self.path,
+            self.target,
+            content=body,
+            headers=self._headers(idempotency_key, headers),
+            timeout=timeout,
+        )
+        return self.codec.decode(response.content)
+
+    async def acall(
+        self,
+        arg: Any = MISSING,
+        *,
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """The async twin of :meth:`call`."""
+        body = self.codec.encode(arg)
+        response = await self.client.arequest(
+            "POST",
+            self.path,
+            self.target,
+            content=body,
+            headers=self._headers(idempotency_key, headers),
+            timeout=timeout,
+        )
+        return self.codec.decode(response.content)
+
+    # -- send: fire and forget ------------------------------------------------------------
+
+    def send(
+        self,
+        arg: Any = MISSING,
+        *,
+        delay: Delay | None = None,
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> InvocationHandle:
+        """Start the handler without waiting for it; returns once Restate has accepted the invocation.
+
+        ``delay`` (a ``timedelta`` or seconds) schedules it for later. With an
+        ``idempotency_key``, sending again with the same key returns the first
+        invocation (``handle.status == "PreviouslyAccepted"``) instead of starting another.
+        """
+        _forbid_running_loop("send", self.target, "asend")
+        body = self.codec.encode(arg)
+        response = self.client.request(
+            "POST",
+            self._send_path(delay),
+            self.target,
+            content=body,
+            headers=self._headers(idempotency_key, headers),
+        )
+        return self._handle(response)
+
+    async def asend(
+        self,
+        arg: Any = MISSING,
+        *,
+        delay: Delay | None = None,
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> InvocationHandle:
+        """The async twin of :meth:`send`."""
+        body = self.codec.encode(arg)
+        response = await self.client.arequest(
+            "POST",
+            self._send_path(delay),
+            self.target,
+            content=body,
+            headers=self._headers(idempotency_key, headers),
+        )
+        return self._handle(response)
+
+    def send_on_commit(
+        self,
+        arg: Any = MISSING,
+        *,
+        using: str | None = None,
+        idempotency_key: str | None = None,
+        delay: Delay | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> PendingSend:
+        """Send when the current transaction on ``using`` commits; send nothing if it rolls back.
+
+        The input is validated now, so a bad input fails the view before it commits.
+        ``idempotency_key`` should identify the *request* the user made (for
+        example its ``Idempotency-Key`` header): a retried request that sends
+        again with the same key does not start the work a second time. The
+        n-th send to this same handler (and key) with the same idempotency key
+        in one transaction is sent with ``"<key>#<n>"``, so a view that sends
+        twice still sends twice, and its retry still sends nothing new. Without
+        an ``idempotency_key``, a random one guards against our own retries only.
+
+        If Restate cannot be reached after the commit (after a few quick retries),
+        the failure is logged and :class:`~django_restate.exceptions.SendOnCommitFailed`
+        is raised where the transaction commits (the end of ``atomic()``).
+        Outside a transaction it sends at once, like ``transaction.on_commit``.
+        """
+        _forbid_running_loop(
+            "send_on_commit",
+            self.target,
+            hint="Run the transaction and send_on_commit() in a sync function wrapped in sync_to_async().",
+        )
+        body = self.codec.encode(arg)
+        if self.handler.kind == "workflow":
+            _no_idempotency_key_for_workflow(self, idempotency_key)
+            sent_key = None
+        else:
+            sent_key = _derive_key(self, idempotency_key, using)
+        pending = PendingSend(
+            ref=self,
+            body=body,
+            idempotency_key=sent_key,
+            request_key=idempotency_key,
+            delay=delay,
+            headers=dict(headers or {}),
+        )
+        transaction.on_commit(pending, using=using)
+        return pending
+
+    # -- existing invocations -------------------------------------------------------------
+
+    def invocation(self, *, idempotency_key: str) -> InvocationHandle:
+        """The invocation of this handler started with ``idempotency_key``, to attach to or read."""
+        path = f"/restate/invocation{self.path}/{quote(idempotency_key, safe='')}"
+        return InvocationHandle(self.client, path, None, None, self.codec, self.target)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _headers(self, idempotency_key: str | None, headers: Mapping[str, str] | None) -> dict[str, str] | None:
+        if idempotency_key is None:
+            return dict(headers) if headers else None
+        return {**(headers or {}), "idempotency-key": idempotency_key}
+
+    def _send_path(self, delay: Delay | None) -> str:
+        if delay is None:
+            return self.path + "/send"
+        return f"{self.path}/send?delay={_milliseconds(delay)}ms"
+
+    def _handle(self, response: httpx.Response) -> InvocationHandle:
+        accepted = response.json()
+        invocation_id = accepted["invocationId"]
+        path = f"/restate/invocation/{quote(invocation_id, safe='')}"
+        return InvocationHandle(self.client, path, invocation_id, accepted.get("status"), self.codec, self.target)
+
+
+class WorkflowRunRef(HandlerRef):
+    """The main handler of a workflow: it runs once per workflow id.
+
+    ``submit()`` starts it (sending again with the same id returns the first run),
+    ``attach()`` waits for its result and ``output()`` reads it if it has finished,
+    from anywhere that knows the workflow id.
+    """
+
+    def send(
+        self,
+        arg: Any = MISSING,
+        *,
+        delay: Delay | None = None,
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> InvocationHandle:
+        """Start the workflow (same as :meth:`submit`)."""
+        _no_idempotency_key_for_workflow(self, idempotency_key)
+        return self._by_workflow(super().send(arg, delay=delay, headers=headers))
+
+    async def asend(
+        self,
+        arg: Any = MISSING,
+        *,
+        delay: Delay | None = None,
+        idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> InvocationHandle:
+        _no_idempotency_key_for_workflow(self, idempotency_key)
+        return self._by_workflow(await super().asend(arg, delay=delay, headers=headers))
+
+    #: Restate's word for starting a workflow.
+    submit = send
+    asubmit = asend
+
+    def attach(self, *, timeout: float | None = None) -> Any:
+        """Wait for the workflow's result."""
+        return self._workflow_handle().attach(timeout=timeout)
+
+    async def aattach(self, *, timeout: float | None = None) -> Any:
+        return await self._workflow_handle().aattach(timeout=timeout)
+
+    def output(self) -> Any:
+        """The workflow's result; :class:`~django_restate.exceptions.InvocationNotReady` while it runs."""
+        return self._workflow_handle().output()
+
+    async def aoutput(self) -> Any:
+        return await self._workflow_handle().aoutput()
+
+    def _workflow_handle(self, invocation_id: str | None = None, status: str | None = None) -> InvocationHandle:
+        assert self.key is not None
+        path = f"/restate/workflow/{quote(self.service.name, safe='')}/{quote(self.key, safe='')}"
+        return InvocationHandle(self.client, path, invocation_id, status, self.codec, self.target)
+
+    def _by_workflow(self, handle: InvocationHandle) -> InvocationHandle:
+        return self._workflow_handle(handle.invocation_id, handle.status)
+
+
+@dataclass(frozen=True)
+class InvocationHandle:
+    """An invocation that was sent (or looked up): attach to it, or read its output."""
+
+    client: RestateClient = field(repr=False)
+    path: str = field(repr=False)
+    invocation_id: str | None
+    #: ``"Accepted"``, or ``"PreviouslyAccepted"`` when an idempotency key / workflow id matched.
+    status: str | None
+    codec: Codec | None = field(repr=False)
+    target: str
+
+    def attach(self, *, timeout: float | None = None) -> Any:
+        """Wait for the invocation to finish and return its result (or raise its ``HandlerError``)."""
+        _forbid_running_loop("attach", self.target, "aattach")
+        response = self.client.request("GET", self.path + "/attach", self.target, timeout=timeout)
+        return self._decode(response.content)
+
+    async def aattach(self, *, timeout: float | None = None) -> Any:
+        response = await self.client.arequest("GET", self.path + "/attach", self.target, timeout=timeout)
+        return self._decode(response.content)
+
+    def output(self) -> Any:
+        """The result if the invocation has finished; ``InvocationNotReady`` if it is still running."""
+        _forbid_running_loop("output", self.target, "aoutput")
+        response = self.client.request("GET", self.path + "/output", self.target)
+        return self._decode(response.content)
+
+    async def aoutput(self) -> Any:
+        response = await self.client.arequest("GET", self.path + "/output", self.target)
+        return self._decode(response.content)
+
+    def _decode(self, body: bytes) -> Any:
+        if self.codec is not None:
+            return self.codec.decode(body)
+        return json.loads(body) if body else None
+
+
+@dataclass
+class PendingSend:
+    """A send waiting for its transaction to commit; the ``on_commit`` callback itself.
+
+    After the commit, ``handle`` is the accepted invocation, or ``error`` says why
+    it was not sent; ``send()`` tries again with the same idempotency key.
+    """
+
+    ref: HandlerRef
+    body: bytes | None
+    idempotency_key: str | None
+    request_key: str | None
+    delay: Delay | None
+    headers: dict[str, str]
+    handle: InvocationHandle | None = None
+    error: RestateClientError | None = None
+
+    @property
+    def target(self) -> str:
+        return self.ref.target
+
+    def __call__(self) -> None:
+        self.send()
+
+    def send(self) -> InvocationHandle:
+        """Send now, retrying brief outages; raises :class:`SendOnCommitFailed` when it gives up."""
+        for attempt, pause in enumerate((*RETRY_DELAYS, None)):
+            try:
+                self.handle = self._send_once()
+                self.error = None
+                return self.handle
+            except (IngressUnreachable, IngressTimeout, IngressError) as exc:
+                self.error = exc
+                retryable = not isinstance(exc, IngressError) or exc.status_code in RETRY_STATUSES
+                if not retryable or pause is None:
+                    break
+                logger.warning("Sending %s failed (attempt %d), retrying: %s", self.target, attempt + 1, exc)
+                time.sleep(pause)
+        assert self.error is not None
+        logger.error(
+            "The transaction committed but %s was not sent (idempotency key %r): %s",
+            self.target,
+            self.idempotency_key,
+            self.error,
+        )
+        raise SendOnCommitFailed(self, self.error) from self.error
+
+    def _send_once(self) -> InvocationHandle:
+        ref = self.ref
+        response = ref.client.request(
+            "POST",
+            ref._send_path(self.delay),
+            ref.target,
+            content=self.body,
+            headers=ref._headers(self.idempotency_key, self.headers),
+        )
+        handle = ref._handle(response)
+        return ref._by_workflow(handle) if isinstance(ref, WorkflowRunRef) else handle
+
+
+# -- encoding ---------------------------------------------------------------------------------
+
+
+class Codec:
+    """A handler's input encoder and output decoder, built once per handler."""
+
+    def __init__(self, spec: HandlerSpec, label: str) -> None:
+        self.spec = spec
+        self.label = label
+        self.takes_input = spec.takes_input
+        self.input_serde = spec.options.get("input_serde")
+        self.output_serde = spec.options.get("output_serde")
+        self.typed_in = TypedJsonSerde(spec.input_type) if self.takes_input and self.input_serde is None else None
+        self.typed_out = TypedJsonSerde(spec.output_type) if self.output_serde is None else None
+
+    def encode(self, arg: Any) -> bytes | None:
+        spec = self.spec
+        if not self.takes_input:
+            if arg is not MISSING:
+                raise TypeError(f"{self.label} takes no input, but got {type(arg).__name__}.")
+            return None
+        if arg is MISSING:
+            raise TypeError(f"{self.label} takes an input ({_type_name(spec.input_type)}); pass it.")
+        if self.input_serde is not None:
+            return bytes(self.input_serde.serialize(arg))
+        assert self.typed_in is not None
+        try:
+            value = self.typed_in.adapter.validate_python(arg)
+        except pydantic.ValidationError as exc:
+            raise InvalidPayload(
+                f"The input for {self.label} is not a valid {_type_name(spec.input_type)}: {describe(exc)}"
+            ) from None
+        return self.typed_in.serialize(value) or None
+
+    def decode(self, body: bytes) -> Any:
+        if self.output_serde is not None:
+            return self.output_serde.deserialize(body)
+        assert self.typed_out is not None
+        try:
+            if not body:
+                return self.typed_out.adapter.validate_python(None)
+            return self.typed_out.adapter.validate_json(body)
+        except pydantic.ValidationError as exc:
+            raise InvalidPayload(
+                f"{self.label} returned a value that is not a {_type_name(self.spec.output_type)}: "
+                f"{describe(exc)}. Is the deployed handler older or newer than this code?"
+            ) from None
+
+
+_codecs: dict[int, tuple[HandlerSpec, Codec]] = {}
+
+
+def _codec(service: ServiceSpec, spec: HandlerSpec) -> Codec:
+    # Building a pydantic TypeAdapter costs far more than a request's own work: once per handler.
+    cached = _codecs.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        cached = _codecs[id(spec)] = (spec, Codec(spec, f"{service.name}.{spec.attr}"))
+    return cached[1]
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or repr(annotation)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+_unregistered: dict[type[RestateService], ServiceSpec] = {}
+
+
+def _spec(cls: Any, kind: str) -> ServiceSpec:
+    """The spec of a handler class: from the registry, or read from a class served elsewhere."""
+    if isinstance(cls, str):
+        raise TypeError(f"Pass the handler class, not its name: client.{kind}(ClassName, ...) instead of {cls!r}.")
+    try:
+        spec = registry.get(cls)
+    except NotRegistered:
+        if not (isinstance(cls, type) and issubclass(cls, RestateService)) or cls.abstract:
+            raise TypeError(
+                f"{cls!r} is not a handler class: pass a concrete subclass of django_restate.Service, "
+                "VirtualObject or Workflow."
+            ) from None
+        # A class this project calls but does not serve (another deployment serves it).
+        spec = _unregistered.get(cls) or _unregistered.setdefault(cls, reflect(cls))
+    if spec.kind != kind:
+        raise TypeError(
+            f"{spec.name} is a {BASE_NAMES[spec.kind]}: address it with "
+            f"client.{spec.kind}({spec.cls.__name__}{'' if spec.kind == 'service' else ', key'})."
+        )
+    return spec
+
+
+def _key(cls: Any, key: Any, what: str) -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"The {what} of {getattr(cls, '__name__', cls)} must be a str, not {type(key).__name__}.")
+    return key
+
+
+def _milliseconds(delay: Delay) -> int:
+    seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    if seconds < 0:
+        raise ValueError(f"delay must not be negative, got {delay!r}.")
+    return round(seconds * 1000)
+
+
+def _no_idempotency_key_for_workflow(ref: HandlerRef, idempotency_key: str | None) -> None:
+    if idempotency_key is not None:
+        raise TypeError(
+            f"{ref.target} is a workflow run: it runs once per workflow id ({ref.key!r}) already. "
+            "Drop idempotency_key, or derive the workflow id from it."
+        )
+
+
+def _derive_key(ref: HandlerRef, base: str | None, using: str | None) -> str:
+    if base is None:
+        return uuid.uuid4().hex
+    connection = transaction.get_connection(using)
+    # Pending sends still queued on this connection (Django drops those of a rolled-back savepoint).
+    earlier = sum(
+        1
+        for _, func, _ in connection.run_on_commit
+        if isinstance(func, PendingSend) and func.request_key == base and func.ref.path == ref.path
+    )
+    return base if earlier == 0 else f"{base}#{earlier + 1}"
+
+
+def _forbid_running_loop(method: str, target: str, twin: str | None = None, hint: str | None = None) -> None:
+    """Blocking HTTP in an event loop stalls everything the loop serves: say what to use instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
+        return
+    hint = hint or f"In async code use `await ....{twin}(...)`, the async twin."
+    raise SynchronousOnlyOperation(f"{method}() of {target} blocks and cannot run in an event loop. {hint}")
+
+
+def _transport_error(url: str, exc: httpx.TransportError, timeout: float) -> RestateClientError:
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return IngressTimeout(url, timeout)
+    return IngressUnreachable(url, str(exc) or type(exc).__name__)
+
+
+def _error_from(response: httpx.Response, target: str) -> RestateClientError:
+    status = response.status_code
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        # Not Restate's JSON: a proxy or load balancer in front of the ingress answered.
+        text = response.text.strip()[:200] or response.reason_phrase
+        return IngressError(status, text, target)
+    code = int(payload.get("code") or status)
+    message = str(payload.get("message") or response.reason_phrase)
+    invocation_id = response.headers.get("x-restate-id")
+    source = payload.get("source") or response.headers.get("x-restate-error-source")
+    if source == "invocation":
+        return HandlerError(code, message, target, invocation_id)
+    if status == NOT_READY:
+        return InvocationNotReady(code, message, target, invocation_id)
+    return IngressError(code, message, target, invocation_id)

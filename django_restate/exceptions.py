@@ -1,0 +1,95 @@
+"""What :mod:`django_restate.client` raises, so callers catch one family of typed errors.
+
+``RestateClientError`` is the base of all of them. The ingress answers failures as
+JSON ``{"code", "message", "source"}``; ``source`` tells a handler's own
+``TerminalError`` (:class:`HandlerError`) from a request the ingress refused
+(:class:`IngressError`: unknown service, bad delay, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import PendingSend
+
+
+class RestateClientError(Exception):
+    """Base class of every error raised by the client."""
+
+
+class IngressUnreachable(RestateClientError, ConnectionError):
+    """Nothing answered at the ingress URL (connection refused, DNS, TLS, ...)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"Cannot reach the Restate ingress at {url}: {reason}. Is restate-server running, "
+            "and does RESTATE['INGRESS_URL'] point at its ingress (port 8080 by default)?"
+        )
+        self.url = url
+        self.reason = reason
+
+
+class IngressTimeout(RestateClientError, TimeoutError):
+    """The ingress accepted the request but did not answer in time.
+
+    The invocation may still run and complete: Restate does not cancel it
+    because the caller stopped waiting. To wait longer, ``send()`` it and
+    ``attach()`` to the handle, or raise ``RESTATE["TIMEOUT"]``.
+    """
+
+    def __init__(self, url: str, timeout: float | None) -> None:
+        super().__init__(
+            f"The Restate ingress at {url} did not answer within {timeout}s. The invocation may still "
+            "complete: send() it and attach() to the handle to wait longer."
+        )
+        self.url = url
+        self.timeout = timeout
+
+
+class IngressError(RestateClientError):
+    """The ingress refused the request: an unknown service or handler, bad input, an unknown invocation."""
+
+    def __init__(self, status_code: int, message: str, target: str, invocation_id: str | None = None) -> None:
+        super().__init__(f"{target}: {status_code} {message}")
+        self.status_code = status_code
+        self.message = message
+        self.target = target
+        self.invocation_id = invocation_id
+
+
+class InvocationNotReady(IngressError):
+    """``output()`` of an invocation or workflow that exists but has not finished yet (HTTP 470)."""
+
+
+class HandlerError(RestateClientError):
+    """The handler failed with a ``TerminalError``: ``status_code`` and ``message`` are the ones it raised."""
+
+    def __init__(self, status_code: int, message: str, target: str, invocation_id: str | None = None) -> None:
+        super().__init__(f"{target} failed with {status_code}: {message}")
+        self.status_code = status_code
+        self.message = message
+        self.target = target
+        self.invocation_id = invocation_id
+
+
+class InvalidPayload(RestateClientError, ValueError):
+    """A value does not fit the handler's annotation: an input before it is sent, or an output
+    that came back in a shape the code no longer expects."""
+
+
+class SendOnCommitFailed(RestateClientError):
+    """The transaction committed, but the send registered with ``send_on_commit`` did not reach Restate.
+
+    ``pending`` holds everything needed to try again (``pending.send()``) with
+    the same idempotency key, so a later success still starts the work once.
+    """
+
+    def __init__(self, pending: PendingSend, error: RestateClientError) -> None:
+        super().__init__(
+            f"The transaction committed but sending {pending.target} failed: {error}. "
+            f"Retry with pending.send() (idempotency key {pending.idempotency_key!r}), or let the "
+            "client retry the request with the same idempotency key."
+        )
+        self.pending = pending
+        self.error = error

@@ -1,0 +1,68 @@
+"""Handlers that use the ORM do not leak PostgreSQL connections: pg_stat_activity stays flat
+over 2,000 invocations, each with an async ORM read in the handler and a sync ORM write in a step."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from django_restate.client import client
+from tests.runtime_app.models import Note
+from tests.runtime_app.restate_services import RuntimeNotebook
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+        reason="SQLite has no server connections to count; this runs in the PostgreSQL pass",
+    ),
+]
+
+INVOCATIONS = 2000
+CONCURRENCY = 16
+KEYS = 64  # a Virtual Object runs one exclusive handler per key at a time
+
+
+def connections_to_test_database() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+def test_connection_count_stays_flat(restate_live):
+    prefix = f"flat-{uuid.uuid4().hex[:8]}"
+    keys = [f"{prefix}-{n}" for n in range(KEYS)]
+    before = connections_to_test_database()
+    peak = before
+
+    async def batch(start: int, size: int) -> list[int]:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(n: int) -> int:
+            async with gate:
+                return await client.object(RuntimeNotebook, keys[n % KEYS]).touch.acall()
+
+        try:
+            return await asyncio.gather(*(one(n) for n in range(start, start + size)))
+        finally:
+            await client.aclose()
+
+    results: list[int] = []
+    for start in range(0, INVOCATIONS, 500):
+        results += asyncio.run(batch(start, 500))
+        peak = max(peak, connections_to_test_database())
+
+    assert len(results) == INVOCATIONS
+    assert Note.objects.filter(key__startswith=prefix).count() == INVOCATIONS
+
+    after = connections_to_test_database()
+    deadline = time.monotonic() + 5
+    while after > before and time.monotonic() < deadline:  # a last attempt may still be closing
+        time.sleep(0.1)
+        after = connections_to_test_database()
+    assert after <= before, f"{after - before} connections leaked over {INVOCATIONS} invocations (peak {peak})"
