@@ -15,6 +15,8 @@ from urllib.parse import quote as quote_path
 import httpx
 
 from .conf import restate_settings
+from .sql import quote
+from .state import entries_from_rows
 
 INVOCATION_ACTIONS = ("cancel", "kill", "pause", "resume", "purge")
 # Right after a (re)start, partitions may have no leader yet; /query then fails briefly.
@@ -128,6 +130,20 @@ class AdminAPI:
                 time.sleep(0.1)
 
     # -- state and invocations ---------------------------------------------------------------
+
+    def get_state(self, service: str, key: str, partition_key: int | None = None) -> dict[str, bytes]:
+        """The whole state of one Virtual Object / Workflow instance, raw bytes per state key.
+
+        Restate only narrows a ``state`` scan by ``partition_key``; without it every
+        instance is read. Pass the instance's partition key when you know it (a ``state``
+        row has it): a wrong one finds nothing rather than something else.
+        """
+        narrow = f"partition_key = {quote(partition_key)} AND " if partition_key is not None else ""
+        rows = self.query(
+            f"SELECT key, value FROM state WHERE {narrow}scope IS NULL "
+            f"AND service_name = {quote(service)} AND service_key = {quote(key)}"
+        )
+        return entries_from_rows(rows)
 
     def replace_state(self, service: str, key: str, new_state: dict[str, list[int]], version: str | None) -> None:
         """Replace the whole state of one object. Restate drops it silently on a version mismatch."""

@@ -1,0 +1,91 @@
+"""Restate in the Django admin: services, state, invocations and deployments, live.
+
+Each page hangs off a table-less placeholder model (``django_restate.models``) whose
+ModelAdmin replaces the usual changelist with its own URLs. Every view is wrapped
+in ``admin_site.admin_view``: staff login, CSRF protection and no caching, as for
+the admin's own pages. The views check the model permissions themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+
+from .admin_views import deployments, instances, invocations, services
+from .admin_views.base import ModelAdmin
+from .models import Deployment, Invocation, RegisteredService, State
+
+PageView = Callable[..., HttpResponse]
+
+
+class RestatePageAdmin(ModelAdmin):
+    """A page over live Restate data: nothing to add or delete, its own URLs.
+
+    ``pages`` lists ``(route, view, name)``; each view is called as
+    ``view(request, model_admin, **url_kwargs)`` and is reversed as
+    ``admin:django_restate_<model>_<name>``. The "changelist" page is what the
+    admin index links to.
+    """
+
+    pages: list[tuple[str, PageView, str]] = []
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(route, self.admin_site.admin_view(self.bind(view)), name=f"{prefix}_{name}")
+            for route, view, name in self.pages
+        ]
+
+    def bind(self, view: PageView) -> PageView:
+        def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            return view(request, self, *args, **kwargs)
+
+        return update_wrapper(page, view)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, str] | None = None) -> HttpResponse:
+        return self.pages[0][1](request, self)
+
+
+@admin.register(RegisteredService)
+class ServiceAdmin(RestatePageAdmin):
+    pages = [
+        ("", services.service_list, "changelist"),
+        ("<str:name>/", services.service_detail, "detail"),
+    ]
+
+
+@admin.register(State)
+class StateAdmin(RestatePageAdmin):
+    pages = [
+        ("", instances.instance_list, "changelist"),
+        ("instance/", instances.instance_detail, "instance"),
+    ]
+
+
+@admin.register(Invocation)
+class InvocationAdmin(RestatePageAdmin):
+    pages = [
+        ("", invocations.invocation_list, "changelist"),
+        ("actions/", invocations.bulk_action, "bulk_action"),
+        ("<str:invocation_id>/", invocations.invocation_detail, "detail"),
+        ("<str:invocation_id>/<str:action>/", invocations.invocation_action, "action"),
+    ]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(RestatePageAdmin):
+    pages = [
+        ("", deployments.deployment_list, "changelist"),
+        ("register/", deployments.register_deployment, "register"),
+    ]

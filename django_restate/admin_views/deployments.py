@@ -1,0 +1,95 @@
+"""Deployments page, and registering this project's deployment the way ``restate_register`` does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.models import ADDITION
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from ..admin_api import AdminAPI
+from ..conf import restate_settings
+from ..models import Deployment
+from ..registration import DeploymentUnreachable, our_deployment_ids, register
+from .base import RESTATE_ERRORS, ModelAdmin, banner, log, render, require
+from .queries import parse_time
+
+REGISTER_PERMISSION = "django_restate.register_deployment"
+
+
+def deployment_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
+    require(model_admin.has_view_permission(request))
+    deployments: list[dict[str, Any]] = []
+    error = None
+    try:
+        with AdminAPI() as api:
+            deployments = api.deployments()
+            ours = set(our_deployment_ids(api))
+    except RESTATE_ERRORS as exc:
+        error = banner(exc)
+        ours = set()
+    rows = [
+        {
+            **d,
+            "created": parse_time(d.get("created_at")),
+            "ours": d.get("id") in ours,
+            "endpoint": d.get("uri") or d.get("arn") or "",
+        }
+        for d in sorted(deployments, key=lambda d: str(d.get("created_at", "")), reverse=True)
+    ]
+    return render(
+        request,
+        model_admin,
+        "deployments.html",
+        "Restate deployments",
+        {
+            "deployments": rows,
+            "deployment_url": restate_settings.DEPLOYMENT_URL,
+            "can_register": request.user.has_perm(REGISTER_PERMISSION),
+            "restate_error": error,
+        },
+    )
+
+
+def register_deployment(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
+    """GET: what registering would do (a dry run). POST: register DEPLOYMENT_URL with Restate."""
+    require(request.user.has_perm(REGISTER_PERMISSION))
+    uri = restate_settings.DEPLOYMENT_URL
+    back = reverse("admin:django_restate_deployment_changelist")
+    dry_run = request.method != "POST"
+    try:
+        with AdminAPI() as api:
+            result = register(api, uri, dry_run=dry_run)
+    except (DeploymentUnreachable, *RESTATE_ERRORS) as exc:
+        if dry_run:
+            return render(
+                request,
+                model_admin,
+                "deployment_register.html",
+                "Register this project's deployment",
+                {"uri": uri, "result": None, "problem": str(exc)},
+            )
+        messages.error(request, f"The deployment was not registered. {exc}")
+        return HttpResponseRedirect(back)
+    if dry_run:
+        return render(
+            request,
+            model_admin,
+            "deployment_register.html",
+            "Register this project's deployment",
+            {"uri": uri, "result": result, "problem": None},
+        )
+    names = ", ".join(sorted(s.get("name", "?") for s in result.services)) or "no services"
+    log(
+        request,
+        Deployment,
+        result.deployment_id or uri,
+        uri,
+        ADDITION,
+        f"Registered {uri} ({result.protocol}): {names}.",
+    )
+    messages.success(request, f"Registered {uri} as {result.deployment_id} over {result.protocol}: {names}.")
+    return HttpResponseRedirect(back)

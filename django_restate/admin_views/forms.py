@@ -1,0 +1,107 @@
+"""Forms of the Restate admin pages: search and filters (GET) and state changes (POST).
+
+Text that ends up in SQL is length-limited here, so an overlong search is a form
+error rather than a failed query; the quoting itself is django_restate.sql.quote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ..state import ENCODINGS, encode_value
+from .queries import INVOCATION_STATUSES, InvocationFilter
+
+MAX_KEY = 1000  # well under django_restate.sql.MAX_LITERAL
+MAX_NAME = 255
+
+
+def service_choices(names: list[str]) -> list[tuple[str, str]]:
+    return [("", "All services"), *((name, name) for name in sorted(names))]
+
+
+class StateSearchForm(forms.Form):
+    service = forms.ChoiceField(required=False)
+    key_prefix = forms.CharField(required=False, max_length=MAX_KEY, strip=False, label="Key starts with")
+
+    def __init__(self, data: Any, services: list[str]) -> None:
+        super().__init__(data)
+        self.fields["service"].choices = service_choices(services)  # type: ignore[attr-defined]
+
+
+class InvocationFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *((s, s) for s in INVOCATION_STATUSES)])
+    service = forms.ChoiceField(required=False)
+    handler = forms.CharField(required=False, max_length=MAX_NAME)
+    key = forms.CharField(required=False, max_length=MAX_KEY, strip=False)
+    created_after = forms.DateTimeField(required=False, help_text="e.g. 2025-01-31 14:00")
+    created_before = forms.DateTimeField(required=False)
+
+    def __init__(self, data: Any, services: list[str]) -> None:
+        super().__init__(data)
+        self.fields["service"].choices = service_choices(services)  # type: ignore[attr-defined]
+
+    def filters(self) -> InvocationFilter:
+        """The filters to query with; call after ``is_valid()``."""
+        data = self.cleaned_data
+        return InvocationFilter(
+            status=data.get("status") or None,
+            service=data.get("service") or None,
+            handler=data.get("handler") or None,
+            key=data.get("key") or None,
+            created_after=data.get("created_after"),
+            created_before=data.get("created_before"),
+        )
+
+
+STATE_OPERATIONS = {
+    "edit": "edit a value",
+    "add": "add a key",
+    "delete": "delete a key",
+    "clear": "clear all state",
+}
+
+
+class StateChangeForm(forms.Form):
+    """One change to an object's state, carrying the state version the page showed."""
+
+    operation = forms.ChoiceField(choices=list(STATE_OPERATIONS.items()), widget=forms.HiddenInput)
+    version = forms.CharField(max_length=100, widget=forms.HiddenInput)
+    key = forms.CharField(required=False, max_length=MAX_KEY, strip=False)
+    value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80}))
+    encoding = forms.ChoiceField(required=False, choices=list(ENCODINGS.items()), initial="json")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        operation = data.get("operation")
+        if operation in ("edit", "add", "delete") and not data.get("key"):
+            self.add_error("key", "Name the state key to change.")
+        if operation in ("edit", "add") and "key" in data:
+            try:
+                data["raw"] = encode_value(data.get("value") or "", data.get("encoding") or "json")
+            except ValueError as exc:
+                self.add_error("value", str(exc))
+        return data
+
+    def apply(self, state: dict[str, bytes]) -> dict[str, bytes]:
+        """The whole new state: ``state`` with this change made. Raises ``KeyError`` with a
+        message when the change no longer fits ``state``."""
+        data = self.cleaned_data
+        operation, key = data["operation"], data.get("key") or ""
+        new = dict(state)
+        if operation == "clear":
+            return {}
+        if operation == "delete":
+            if key not in new:
+                raise KeyError(f"There is no state key {key!r} to delete.")
+            del new[key]
+        elif operation == "add":
+            if key in new:
+                raise KeyError(f"The state key {key!r} already exists; edit its value instead.")
+            new[key] = data["raw"]
+        else:
+            if key not in new:
+                raise KeyError(f"The state key {key!r} no longer exists.")
+            new[key] = data["raw"]
+        return new

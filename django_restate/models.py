@@ -1,0 +1,58 @@
+"""Table-less placeholder models: they give the admin its Restate pages and their permissions.
+
+The data lives in Restate, never in this database (``managed = False``; no table
+is created), so the admin always shows it live. Each model only exists to carry
+an admin page and the permissions that guard it:
+
+- ``view_registeredservice``: see services and handlers;
+- ``view_state`` / ``change_state``: see / edit Virtual Object and Workflow state;
+- ``view_invocation`` / ``manage_invocation``: see invocations / cancel, kill, pause,
+  resume and purge them;
+- ``view_deployment`` / ``register_deployment``: see deployments / register this project's.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class RegisteredService(models.Model):
+    """A service registered with Restate (the admin's services page)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "service"
+        verbose_name_plural = "services"
+
+
+class State(models.Model):
+    """The state of Virtual Object and Workflow instances."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view", "change")
+        verbose_name = "state"
+        verbose_name_plural = "state"
+
+
+class Invocation(models.Model):
+    """Invocations, their journals, and the actions on them."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        permissions = [("manage_invocation", "Can cancel, kill, pause, resume and purge invocations")]
+        verbose_name = "invocation"
+        verbose_name_plural = "invocations"
+
+
+class Deployment(models.Model):
+    """Deployments registered with Restate."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        permissions = [("register_deployment", "Can register this project's deployment")]
+        verbose_name = "deployment"
+        verbose_name_plural = "deployments"

@@ -1,0 +1,85 @@
+"""Fixtures for the admin tests: real Restate state made by real invocations of AdminNotebook.
+
+Test modules import the fixtures they use (``from tests.admin_app.fixtures import notebooks``).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from django.test import Client
+
+from django_restate.admin_api import AdminAPI
+from django_restate.pytest_plugin import LiveRestate
+from django_restate.sql import quote
+
+SERVICE = "AdminNotebook"
+T = TypeVar("T")
+
+
+@dataclass
+class Notebooks:
+    """A real Restate server with this project registered, and a logged-in superuser's client."""
+
+    live: LiveRestate
+    client: Client
+
+    @property
+    def api(self) -> AdminAPI:
+        return self.live.admin
+
+    def key(self, prefix: str = "nb") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+    def call(self, key: str, handler: str, body: Any) -> Any:
+        response = httpx.post(f"{self.live.ingress_url}/{SERVICE}/{key}/{handler}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def send(self, key: str, handler: str, body: Any) -> str:
+        """Start an invocation without waiting for it; its id."""
+        response = httpx.post(f"{self.live.ingress_url}/{SERVICE}/{key}/{handler}/send", json=body, timeout=30)
+        response.raise_for_status()
+        return str(response.json()["invocationId"])
+
+    def write(self, key: str, **entries: Any) -> None:
+        self.call(key, "write", entries)
+
+    def write_bytes(self, key: str, **entries: bytes) -> None:
+        self.call(key, "write_bytes", {k: base64.b64encode(v).decode() for k, v in entries.items()})
+
+    def state(self, key: str) -> dict[str, bytes]:
+        return self.api.get_state(SERVICE, key)
+
+    def invocation(self, invocation_id: str) -> dict[str, Any]:
+        rows = self.api.query(f"SELECT * FROM sys_invocation WHERE id = {quote(invocation_id)}")
+        return rows[0] if rows else {}
+
+    def wait_for_status(self, invocation_id: str, *statuses: str, timeout: float = 30) -> dict[str, Any]:
+        return wait_for(lambda: (row := self.invocation(invocation_id)).get("status") in statuses and row, timeout)
+
+    def instance_url(self, key: str) -> str:
+        return f"/admin/django_restate/state/instance/?service={SERVICE}&key={key}"
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {probe}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def notebooks(restate_live: LiveRestate, admin_client: Client) -> Iterator[Notebooks]:
+    yield Notebooks(live=restate_live, client=admin_client)
