@@ -55,6 +55,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 class RestateServer:
     """One restate-server process. ``restart()`` keeps the data dir, as a crash would."""
 
@@ -128,12 +133,21 @@ class RestateServer:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(sig)
+        # The npm launcher forwards SIGTERM/SIGINT to the real binary but cannot forward SIGKILL:
+        # kill its whole process group (start_new_session) or the binary outlives it, ports and all.
+        if sig == signal.SIGKILL:
+            os.killpg(self.process.pid, sig)
+        else:
+            self.process.send_signal(sig)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        # The launcher can exit before the binary it started has let go of its ports.
+        deadline = time.monotonic() + timeout
+        while any(listening(p) for p in (self.ingress_port, self.admin_port)) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
