@@ -18,11 +18,13 @@ Projects that already route with Channels mount the pieces themselves::
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import django
 from django.core.handlers.asgi import ASGIHandler
+from restate._internal import VMException
 
 from .conf import restate_settings
 from .shutdown import chain_server_shutdown
@@ -64,7 +66,7 @@ class RestateEndpoint:
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
             return
-        await self.sdk_app(scope, receive, send)
+        await refuse_protocol_errors(self.sdk_app, scope, receive, send)
 
 
 class RestateRouter:
@@ -90,6 +92,28 @@ class RestateRouter:
             await self.endpoint(scope, receive, send)
         else:
             await self.django_app(scope, receive, send)
+
+
+async def refuse_protocol_errors(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a request that does not speak Restate's invocation protocol (a browser, a scanner,
+    a stray ``curl``) with the 4xx the SDK's VM chose, e.g. 415, instead of an unhandled error's 500."""
+    started = False
+
+    async def tracking_send(message: MutableMapping[str, Any]) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except VMException as exc:
+        found = re.match(r"\((4\d\d)\)\s*(.*)", str(exc), re.S)
+        if started or found is None:
+            raise
+        await send(
+            {"type": "http.response.start", "status": int(found[1]), "headers": [(b"content-type", b"text/plain")]}
+        )
+        await send({"type": "http.response.body", "body": found[2].encode()})
 
 
 async def lifespan(receive: Receive, send: Send) -> None:
