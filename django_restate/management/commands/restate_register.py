@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_restate.admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable
-from django_restate.conf import restate_settings
+from django_restate.checks import is_http_url
+from django_restate.conf import DEFAULTS, restate_settings
 from django_restate.registration import DeploymentUnreachable, drift, our_deployment_ids, register
 
 
@@ -57,7 +58,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         url = options["url"] or restate_settings.DEPLOYMENT_URL
-        with AdminAPI(options["admin_url"], headers=dict(options["header"])) as admin:
+        admin_url = options["admin_url"] or restate_settings.ADMIN_URL
+        for what, value, example in (
+            ("deployment URL", url, DEFAULTS["DEPLOYMENT_URL"]),
+            ("admin URL", admin_url, DEFAULTS["ADMIN_URL"]),
+        ):
+            if not is_http_url(value):
+                raise CommandError(f"The {what} {value!r} is not an http(s) URL; give a full URL such as {example}.")
+        with AdminAPI(admin_url, headers=dict(options["header"])) as admin:
             try:
                 if options["check"]:
                     self.check_drift(admin, url)
