@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import restate
-from restate.handler import Handler, TypeHint
+from restate.handler import RESTATE_UNIQUE_HANDLER_SYMBOL, Handler, TypeHint
+from restate.serde import Serde
 
 from .conf import restate_settings
 from .reflect import HandlerSpec, ServiceSpec, sdk_class_for
@@ -30,6 +32,7 @@ def build_service(
         decorator = _sdk_decorator(sdk_service, handler_spec)
         decorator(_invoker(spec.cls, handler_spec, typed_in))
         _use_typed_json(sdk_service.handlers[handler_spec.name], handler_spec, typed_in)
+        _expose_call_target(spec.cls, handler_spec, sdk_service.handlers[handler_spec.name])
     return sdk_service
 
 
@@ -87,6 +90,32 @@ def _invoker(cls: type, spec: HandlerSpec, typed_in: TypedJsonSerde | None) -> C
 
 def _param(name: str, annotation: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation)
+
+
+def call_serdes(spec: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
+    """How a caller encodes this handler's input and decodes its output: the user's serdes
+    when ``@handler`` sets them, otherwise JSON typed by the method's annotations."""
+    input_serde = spec.options.get("input_serde") or TypedJsonSerde(spec.input_type if spec.takes_input else None)
+    output_serde = spec.options.get("output_serde") or TypedJsonSerde(spec.output_type)
+    return input_serde, output_serde
+
+
+def call_target(cls: type, spec: HandlerSpec) -> Any:
+    """The function that ``ctx.object_call(Cart.add_item, ...)`` names, when calls by method can use it:
+    only a method defined on the class itself, since an inherited one is shared by every subclass."""
+    func = cls.__dict__.get(spec.attr)
+    return func if inspect.isfunction(func) else None
+
+
+def _expose_call_target(cls: type, spec: HandlerSpec, sdk_handler: Handler[Any, Any]) -> None:
+    """Let other handlers call this one by method, ``ctx.object_call(Cart.add_item, key, item)``,
+    as they can call plain SDK handlers: the SDK looks the target up in the function's ``__dict__``."""
+    func = call_target(cls, spec)
+    if func is None:
+        return
+    input_serde, output_serde = call_serdes(spec)
+    io = dataclasses.replace(sdk_handler.handler_io, input_serde=input_serde, output_serde=output_serde)
+    vars(func)[RESTATE_UNIQUE_HANDLER_SYMBOL] = dataclasses.replace(sdk_handler, handler_io=io)
 
 
 def _use_typed_json(handler: Handler[Any, Any], spec: HandlerSpec, typed_in: TypedJsonSerde | None) -> None:

@@ -17,6 +17,25 @@ Fixtures
     ``restate_live_server`` plus a transactional test database and the
     ``RESTATE`` setting pointed at the test server. Returns a :class:`LiveRestate`.
     Restate's own state outlives a test: use unique keys per test.
+``restate_mock`` (function, needs the database)
+    A :class:`~django_restate.testing.harness.MockRestate`: handler classes run
+    in-process, state in the ORM (``INSTALLED_APPS += ["django_restate.testing"]``),
+    inside the test's transaction. Options come from
+    ``@pytest.mark.restate_mock(replay_check=True, max_attempts=..., start_time=...)``;
+    ``--restate-replay-check`` (or the ini option ``restate_replay_check``) turns the
+    replay check on for every test.
+``restate_backend`` (function)
+    The same test against the mock and against a real server: a test that uses it runs
+    once per backend (``[mock]`` / ``[real]``), getting a ``MockRestate`` or a
+    :class:`~django_restate.testing.real.RealRestate` with the same API. Narrow it with
+    ``@pytest.mark.restate_parity(backends=["mock"])`` or ``--restate-backend=mock``.
+
+Markers
+-------
+``restate_parity(backends=("mock", "real"))``
+    Run the test once per backend through the ``restate_backend`` fixture.
+``restate_mock(replay_check=False, max_attempts=5, start_time=None)``
+    Options of the ``restate_mock`` fixture for this test.
 """
 
 from __future__ import annotations
@@ -29,6 +48,8 @@ import pytest
 
 if TYPE_CHECKING:
     from .admin_api import AdminAPI
+    from .testing.backend import RestateTestBackend
+    from .testing.harness import MockRestate
     from .testing.live import LiveASGIServer
     from .testing.server import RestateServer
 
@@ -106,3 +127,129 @@ def restate_live(
         live = LiveRestate(server=restate_server, django=restate_live_server, admin=admin)
         with override_settings(RESTATE=live.settings()):
             yield live
+
+
+# -- the mock, and one test against both backends --------------------------------------------
+
+BACKENDS = ("mock", "real")
+MOCK_OPTIONS = ("replay_check", "max_attempts", "start_time")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("django_restate", "django-restate")
+    group.addoption(
+        "--restate-backend",
+        default="both",
+        help="Backends for tests that use restate_backend: mock, real or both (default).",
+    )
+    group.addoption(
+        "--restate-replay-check",
+        action="store_true",
+        default=None,
+        help="Run every handler a second time against its journal in restate_mock (non-determinism check).",
+    )
+    parser.addini("restate_replay_check", type="bool", default=False, help="Default of --restate-replay-check.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "restate_parity(backends=('mock', 'real')): run the test once per backend through the restate_backend fixture",
+    )
+    config.addinivalue_line(
+        "markers",
+        "restate_mock(replay_check=False, max_attempts=5, start_time=None): options of the restate_mock fixture",
+    )
+    chosen = config.getoption("--restate-backend")
+    if chosen not in (*BACKENDS, "both"):
+        raise pytest.UsageError(f"--restate-backend must be mock, real or both, not {chosen!r}.")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("restate_parity")
+    if "restate_backend" not in metafunc.fixturenames:
+        if marker is not None:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid} is marked restate_parity but does not use the restate_backend "
+                "fixture: take restate_backend as an argument and drive handlers through it."
+            )
+        return
+    backends = _parity_backends(marker, metafunc.definition.nodeid)
+    chosen = metafunc.config.getoption("--restate-backend")
+    if chosen != "both":
+        backends = [b for b in backends if b == chosen]
+    metafunc.parametrize("restate_backend", backends, indirect=True, ids=backends)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every run of a ``restate_backend`` test its database, as pytest-django sets databases up
+    from markers: the mock's run rolls back with the test, the real server's run is transactional
+    (the server's calls into Django use their own connections)."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "restate_backend" in params and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.django_db(transaction=params["restate_backend"] == "real"))
+
+
+def _parity_backends(marker: pytest.Mark | None, nodeid: str) -> list[str]:
+    if marker is None:
+        return list(BACKENDS)
+    if marker.args or set(marker.kwargs) - {"backends"}:
+        raise pytest.UsageError(
+            f'{nodeid}: write @pytest.mark.restate_parity or @pytest.mark.restate_parity(backends=["mock"]).'
+        )
+    backends = list(marker.kwargs.get("backends", BACKENDS))
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        raise pytest.UsageError(f"{nodeid}: restate_parity backends must be among mock and real, not {backends!r}.")
+    return backends
+
+
+@pytest.fixture
+def restate_mock(request: pytest.FixtureRequest, db: None) -> Iterator[MockRestate]:
+    """Handler classes run in-process by the mock, with state in the test database (rolled back
+    after the test, or flushed with ``transactional_db``)."""
+    from django.conf import settings
+
+    from .testing.harness import MockRestate
+
+    if "django_restate.testing" not in settings.INSTALLED_APPS:
+        raise pytest.UsageError(
+            'restate_mock keeps Restate state in the ORM: add "django_restate.testing" to INSTALLED_APPS '
+            "in your test settings (it has its own tables, so production never gets them)."
+        )
+    marker = request.node.get_closest_marker("restate_mock")
+    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    unknown = sorted(set(options) - set(MOCK_OPTIONS)) + (["positional arguments"] if marker and marker.args else [])
+    if unknown:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: restate_mock does not take {', '.join(unknown)}; "
+            f"its options are {', '.join(MOCK_OPTIONS)}."
+        )
+    if "replay_check" not in options:
+        flag = request.config.getoption("--restate-replay-check")
+        options["replay_check"] = bool(flag if flag is not None else request.config.getini("restate_replay_check"))
+    mock = MockRestate(**options)
+    try:
+        yield mock
+    finally:
+        mock.close()
+
+
+@pytest.fixture
+def restate_backend(request: pytest.FixtureRequest) -> Iterator[RestateTestBackend]:
+    """The mock or a real restate-server, one per run of the test (see ``restate_parity``)."""
+    name = getattr(request, "param", None)
+    if name is None:
+        raise pytest.UsageError("restate_backend is parametrised by the plugin; request it as a test argument.")
+    if name == "mock":
+        yield request.getfixturevalue("restate_mock")
+        return
+    from .testing.real import RealRestate
+
+    live: LiveRestate = request.getfixturevalue("restate_live")
+    real = RealRestate(live.ingress_url, live.server.admin_url)
+    try:
+        yield real
+    finally:
+        real.close()

@@ -1,0 +1,653 @@
+"""The mock context: the Restate context API, journaled, with state in the ORM.
+
+One class serves every kind of handler, as the SDK's own ``ServerInvocationContext``
+does; the handler's kind decides what it may do (shared handlers only read state,
+only workflows have promises), and a step the real server would refuse raises
+:class:`~django_restate.testing.errors.RetryForever` naming the mistake.
+
+Every durable step is appended to the invocation's journal. When the invocation is
+retried or resumed the handler runs again from the top and each step is matched
+against the journal and answered from it, as Restate replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import hashlib
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from random import Random
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
+
+import restate
+from restate.context import AttemptFinishedEvent, HandlerType, Request, RunOptions, ScopedContext, SendHandle
+from restate.exceptions import TerminalError
+from restate.serde import BytesSerde, DefaultSerde, Serde
+from restate.types import extract_core_type
+from restate.vm import AllCompletedUnresolvedFuture, FirstCompletedUnresolvedFuture, SingleUnresolvedFuture
+
+from .errors import RetryForever
+from .futures import MockCallFuture, MockDurablePromise, MockFuture, MockSendHandle, MockSleepFuture
+from .journal import Entry, Failure, NonDeterminismError, describe_step, mismatch
+
+if TYPE_CHECKING:
+    from .invocation import Invocation
+    from .runtime import MockRuntime
+
+T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741  (the SDK's own name)
+O = TypeVar("O")  # noqa: E741
+
+#: The SDK's defaults, shared: it checks ``isinstance(serde, DefaultSerde)`` and copies before changing.
+DEFAULT_SERDE: DefaultSerde[Any] = DefaultSerde()
+DEFAULT_RUN_OPTIONS: RunOptions[Any] = RunOptions()
+
+#: Handler kinds that may write state, and those that may read it.
+WRITERS = {"exclusive", "workflow"}
+READERS = {"exclusive", "workflow", "shared", "workflow_shared"}
+
+
+class AttemptFailed(BaseException):
+    """A ``ctx.run`` action failed with a retryable error and has no retry options of its own:
+    the whole invocation attempt fails and is retried, as in the SDK (a ``BaseException``, so
+    handler code that catches ``Exception`` cannot swallow it)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+class Killed(BaseException):
+    """The invocation was killed: it stops where it is, without running any more handler code."""
+
+
+class _AttemptFinished(AttemptFinishedEvent):
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+class _Completions:
+    """What the SDK's combinators (``restate.gather``, ``select``) ask of ``ctx.vm``."""
+
+    def __init__(self, ctx: MockContext) -> None:
+        self.ctx = ctx
+
+    def is_completed(self, handle: int) -> bool:
+        entry = self.ctx.invocation.journal[handle]
+        return entry.completed or entry.cancelled_here
+
+
+class MockContext(restate.WorkflowContext):
+    """A Restate context backed by the mock runtime. Get one from ``restate_mock.context(...)``
+    to call handler code directly; the mock creates one per invocation otherwise."""
+
+    def __init__(self, runtime: MockRuntime, invocation: Invocation, handler_kind: str) -> None:
+        self.runtime = runtime
+        self.invocation = invocation
+        #: "service", "exclusive", "shared", "workflow" or "workflow_shared".
+        self.handler_kind = handler_kind
+        self.vm = _Completions(self)
+        self._cursor = 0
+        self._runs: dict[int, tuple[Callable[[], Any], Serde[Any], RunOptions[Any]]] = {}
+        self._random = Random(int.from_bytes(hashlib.sha256(invocation.id.encode()).digest()[:8], "big"))
+        self._finished = _AttemptFinished()
+        self._cleared: set[str] = set()
+
+    # -- journal -----------------------------------------------------------------
+
+    def _step(self, kind: str, name: str = "", payload: bytes | None = None) -> tuple[Entry, bool]:
+        """The journal entry for the handler's next step: the recorded one when replaying
+        (which must match), a new one otherwise. Returns (entry, is_new)."""
+        inv = self.invocation
+        index = self._cursor
+        if index < len(inv.journal):
+            entry = inv.journal[index]
+            if not entry.matches(kind, name, payload):
+                self._diverged(index, describe_step(index, kind, name, payload))
+            self._cursor += 1
+            return entry, False
+        if inv.verify:
+            self._diverged(index, describe_step(index, kind, name, payload))
+        if self.runtime.faults.kill_now(inv.spec.name, inv.handler.name, index):
+            raise Killed()
+        self._cursor += 1
+        return inv.journal.append(kind, name, payload), True
+
+    def _diverged(self, index: int, replayed: str | None) -> typing.NoReturn:
+        error = NonDeterminismError(mismatch(self.invocation.target, self.invocation.journal, index, replayed))
+        self.runtime.fail_test(error)
+        raise error
+
+    def _check_fully_replayed(self) -> None:
+        if self._cursor < len(self.invocation.journal):
+            self._diverged(self._cursor, None)
+
+    async def _await(self, entry: Entry) -> bytes | None:
+        """Wait for a step's result; a failure is raised as the TerminalError Restate recorded."""
+        if entry.index in self._runs:
+            await self._execute_run(entry)
+        await self.runtime.flush(self.invocation)
+        if not entry.completed and not entry.cancelled_here:
+            await self.runtime.block(self.invocation, entry)
+        if entry.cancelled_here:
+            raise TerminalError("cancelled", 409)
+        result = entry.result
+        if isinstance(result, Failure):
+            raise TerminalError(result.message, result.code)
+        return result
+
+    def _future(self, entry: Entry, serde: Serde[Any] | None) -> MockFuture[Any]:
+        async def fetch() -> Any:
+            result = await self._await(entry)
+            if result is None or serde is None:
+                return result
+            return serde.deserialize(result)
+
+        return MockFuture(self, entry.index, fetch)
+
+    async def create_poll_or_cancel_coroutine(self, future: Any) -> None:
+        """Used by ``restate.gather`` / ``select`` / ``as_completed`` to wait for several steps."""
+        handles = _handles(future)
+        entries = [self.invocation.journal[h] for h in handles]
+        for entry in entries:
+            if entry.index in self._runs:
+                await self._execute_run(entry)
+        await self.runtime.flush(self.invocation)
+        if isinstance(future, FirstCompletedUnresolvedFuture):
+            await self.runtime.block_any(self.invocation, entries)
+        else:
+            for entry in entries:
+                if not entry.completed and not entry.cancelled_here:
+                    await self.runtime.block(self.invocation, entry)
+
+    # -- invocation --------------------------------------------------------------
+
+    def request(self) -> Request:
+        inv = self.invocation
+        return Request(
+            id=inv.id,
+            headers=dict(inv.headers),
+            attempt_headers={},
+            body=inv.input,
+            attempt_finished_event=self._finished,
+            # The SDK (1.3) leaves it unset with restate-server 1.7, even when the caller sent one.
+            idempotency_key=None,
+        )
+
+    def key(self) -> str:
+        return self.invocation.key
+
+    def random(self) -> Random:
+        return self._random
+
+    def uuid(self) -> UUID:
+        return UUID(int=self._random.getrandbits(128), version=4)
+
+    def time(self) -> MockFuture[float]:
+        clock = self.runtime.clock
+        return self.run_typed("timestamp", lambda: clock.now)
+
+    # -- state -------------------------------------------------------------------
+
+    def _may(self, op: str, name: str, *, write: bool) -> None:
+        allowed = WRITERS if write else READERS
+        if self.handler_kind in allowed:
+            return
+        target = self.invocation.target
+        if self.handler_kind == "service":
+            raise RetryForever(
+                f"{target} is a Service handler and called ctx.{op}({name!r}): services have no state "
+                '("this handler type cannot read state"). Keep state in a VirtualObject or a Workflow.',
+                "RT0017",
+            )
+        raise RetryForever(
+            f"{target} is a shared handler and called ctx.{op}({name!r}): shared handlers only read state; "
+            'the server refuses the step ("this handler type cannot write state"). Make the handler '
+            "exclusive (restate.ObjectContext) or write from an exclusive handler.",
+            "RT0017",
+        )
+
+    def get(
+        self,
+        name: str,
+        serde: Serde[T] = DEFAULT_SERDE,
+        type_hint: typing.Optional[typing.Type[T]] = None,  # noqa: UP006,UP045  (the SDK's signature)
+        entry_name: str | None = None,
+    ) -> MockFuture[T | None]:
+        self._may("get", name, write=False)
+        entry, new = self._step("get_state", name)
+        if new:
+            entry.complete(self.runtime.state_of(self.invocation).get(name))
+        if isinstance(serde, DefaultSerde):
+            serde = serde.with_maybe_type(type_hint)
+        return self._future(entry, serde)
+
+    def state_keys(self, entry_name: str | None = None) -> MockFuture[list[str]]:
+        self._may("state_keys", "", write=False)
+        entry, new = self._step("get_state_keys")
+        if new:
+            # Like the SDK (1.3, with restate-server 1.7): a key cleared with ctx.clear() is still
+            # listed until the invocation ends; ctx.clear_all() empties the list at once.
+            keys = sorted(set(self.runtime.state_of(self.invocation)) | self._cleared)
+            entry.complete(DEFAULT_SERDE.serialize(keys))
+        return self._future(entry, DEFAULT_SERDE)
+
+    def set(self, name: str, value: T, serde: Serde[T] = DEFAULT_SERDE, entry_name: str | None = None) -> None:
+        self._may("set", name, write=True)
+        if isinstance(serde, DefaultSerde):
+            serde = serde.with_maybe_type(type(value))
+        buffer = bytes(_serialize(serde, value, f"ctx.set({name!r}, ...)", self.invocation.target))
+        entry, new = self._step("set_state", name, buffer)
+        entry.complete(None)
+        if new:
+            self.runtime.write_state(self.invocation, ("set", name, buffer))
+
+    def clear(self, name: str, entry_name: str | None = None) -> None:
+        self._may("clear", name, write=True)
+        entry, new = self._step("clear_state", name)
+        entry.complete(None)
+        self._cleared.add(name)
+        if new:
+            self.runtime.write_state(self.invocation, ("clear", name, None))
+
+    def clear_all(self, entry_name: str | None = None) -> None:
+        self._may("clear_all", "", write=True)
+        entry, new = self._step("clear_all_state")
+        entry.complete(None)
+        self._cleared.clear()
+        if new:
+            self.runtime.write_state(self.invocation, ("clear_all", "", None))
+
+    # -- run ---------------------------------------------------------------------
+
+    def run(
+        self,
+        name: str,
+        action: Any,
+        serde: Serde[T] = DEFAULT_SERDE,
+        max_attempts: int | None = None,
+        max_retry_duration: timedelta | None = None,
+        type_hint: typing.Optional[typing.Type[T]] = None,  # noqa: UP006,UP045
+        args: tuple[Any, ...] | None = None,
+    ) -> MockFuture[T]:
+        if isinstance(serde, DefaultSerde):
+            if type_hint is None:
+                type_hint = _return_annotation(action)
+            serde = serde.with_maybe_type(type_hint)
+        func = functools.partial(action, *args) if args is not None else action
+        options: RunOptions[T] = RunOptions(serde=serde, max_attempts=max_attempts, max_duration=max_retry_duration)
+        return self._run_step(name, func, options)
+
+    def run_typed(
+        self,
+        name: str,
+        action: Callable[..., Coroutine[Any, Any, T]] | Callable[..., T],
+        options: RunOptions[T] = DEFAULT_RUN_OPTIONS,
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> MockFuture[T]:
+        if isinstance(options.serde, DefaultSerde):
+            options = copy.copy(options)
+            if options.type_hint is None:
+                options.type_hint = _return_annotation(action)
+            kind, core = extract_core_type(options.type_hint)
+            if kind in ("simple", "optional"):
+                options.type_hint = core
+            options.serde = typing.cast(DefaultSerde[T], options.serde).with_maybe_type(options.type_hint)
+        return self._run_step(name, functools.partial(action, *args, **kwargs), options)
+
+    def _run_step(self, name: str, action: Callable[[], Any], options: RunOptions[T]) -> MockFuture[T]:
+        entry, _ = self._step("run", name)
+        if not entry.completed and not self.invocation.verify:
+            self._runs[entry.index] = (action, options.serde, options)
+        return self._future(entry, options.serde)
+
+    async def _execute_run(self, entry: Entry) -> None:
+        action, serde, options = self._runs.pop(entry.index)
+        await self.runtime.execute_run(self.invocation, entry, action, serde, options)
+
+    # -- timers ------------------------------------------------------------------
+
+    def sleep(self, delta: timedelta, name: str | None = None) -> MockSleepFuture:
+        entry, new = self._step("sleep", name or "")
+        if new:
+            self.runtime.schedule_sleep(self.invocation, entry, delta.total_seconds())
+
+        async def fetch() -> None:
+            await self._await(entry)
+
+        return MockSleepFuture(self, entry.index, fetch)
+
+    # -- calls and sends -----------------------------------------------------------
+
+    def _call(
+        self,
+        target: tuple[Any, Any],
+        key: str | None,
+        buffer: bytes,
+        output_serde: Serde[Any],
+        idempotency_key: str | None,
+        headers: dict[str, str] | None,
+    ) -> MockCallFuture[Any]:
+        spec, handler = target
+        entry, new = self._step("call", _label(spec.name, key, handler.name), buffer)
+        if new:
+            self.runtime.call_from(
+                self.invocation, entry, spec, handler, key or "", buffer, idempotency_key, dict(headers or {})
+            )
+
+        async def fetch() -> Any:
+            result = await self._await(entry)
+            return output_serde.deserialize(result or b"")
+
+        async def invocation_id() -> str:
+            return str(entry.detail["invocation_id"])
+
+        return MockCallFuture(self, entry.index, fetch, invocation_id)
+
+    def _send(
+        self,
+        target: tuple[Any, Any],
+        key: str | None,
+        buffer: bytes,
+        delay: timedelta | None,
+        idempotency_key: str | None,
+        headers: dict[str, str] | None,
+    ) -> SendHandle:
+        spec, handler = target
+        entry, new = self._step("send", _label(spec.name, key, handler.name), buffer)
+        if new:
+            invocation_id = self.runtime.send_from(
+                self.invocation,
+                spec,
+                handler,
+                key or "",
+                buffer,
+                delay.total_seconds() if delay else 0.0,
+                idempotency_key,
+                dict(headers or {}),
+            )
+            entry.detail["invocation_id"] = invocation_id
+            entry.complete(invocation_id.encode())
+        return MockSendHandle(self, str(entry.detail["invocation_id"]))
+
+    def _typed_call(
+        self, method: str, tpe: Any, key: str | None, arg: Any, idempotency_key: str | None, headers: Any
+    ) -> MockCallFuture[Any]:
+        target, input_serde, output_serde = self.runtime.resolve_method(tpe, f"ctx.{method}", self.invocation)
+        buffer = bytes(_serialize(input_serde, arg, f"ctx.{method}(...)", self.invocation.target))
+        return self._call(target, key, buffer, output_serde, idempotency_key, headers)
+
+    def _typed_send(
+        self,
+        method: str,
+        tpe: Any,
+        key: str | None,
+        arg: Any,
+        delay: timedelta | None,
+        idempotency_key: str | None,
+        headers: Any,
+    ) -> SendHandle:
+        target, input_serde, _ = self.runtime.resolve_method(tpe, f"ctx.{method}", self.invocation)
+        buffer = bytes(_serialize(input_serde, arg, f"ctx.{method}(...)", self.invocation.target))
+        return self._send(target, key, buffer, delay, idempotency_key, headers)
+
+    def service_call(
+        self,
+        tpe: HandlerType[I, O],
+        arg: I,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> MockCallFuture[O]:
+        return self._typed_call("service_call", tpe, None, arg, idempotency_key, headers)
+
+    def service_send(
+        self,
+        tpe: HandlerType[I, O],
+        arg: I,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._typed_send("service_send", tpe, None, arg, send_delay, idempotency_key, headers)
+
+    def object_call(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> MockCallFuture[O]:
+        return self._typed_call("object_call", tpe, key, arg, idempotency_key, headers)
+
+    def object_send(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._typed_send("object_send", tpe, key, arg, send_delay, idempotency_key, headers)
+
+    def workflow_call(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> MockCallFuture[O]:
+        return self._typed_call("workflow_call", tpe, key, arg, idempotency_key, headers)
+
+    def workflow_send(
+        self,
+        tpe: HandlerType[I, O],
+        key: str,
+        arg: I,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SendHandle:
+        return self._typed_send("workflow_send", tpe, key, arg, send_delay, idempotency_key, headers)
+
+    def generic_call(
+        self,
+        service: str,
+        handler: str,
+        arg: bytes,
+        key: str | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+        scope: str | None = None,
+        limit_key: str | None = None,
+    ) -> MockCallFuture[bytes]:
+        target = self.runtime.resolve_name(service, handler, self.invocation)
+        return self._call(target, key, bytes(arg), BytesSerde(), idempotency_key, headers)
+
+    def generic_send(
+        self,
+        service: str,
+        handler: str,
+        arg: bytes,
+        key: str | None = None,
+        send_delay: timedelta | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+        scope: str | None = None,
+        limit_key: str | None = None,
+    ) -> SendHandle:
+        target = self.runtime.resolve_name(service, handler, self.invocation)
+        return self._send(target, key, bytes(arg), send_delay, idempotency_key, headers)
+
+    def cancel_invocation(self, invocation_id: str) -> None:
+        if invocation_id is None:
+            raise ValueError("invocation_id cannot be None")
+        entry, new = self._step("cancel_invocation", invocation_id)
+        entry.complete(None)
+        if new:
+            self.runtime.cancel(invocation_id)
+
+    def attach_invocation(
+        self,
+        invocation_id: str,
+        serde: Serde[T] = DEFAULT_SERDE,
+        type_hint: typing.Optional[typing.Type[T]] = None,  # noqa: UP006,UP045
+    ) -> MockFuture[T]:
+        if invocation_id is None:
+            raise ValueError("invocation_id cannot be None")
+        entry, new = self._step("attach_invocation", invocation_id)
+        if new:
+            self.runtime.attach_from(self.invocation, entry, invocation_id)
+        if isinstance(serde, DefaultSerde):
+            serde = serde.with_maybe_type(type_hint)
+        return self._future(entry, serde)
+
+    # -- awakeables and promises -----------------------------------------------------
+
+    def awakeable(
+        self,
+        serde: Serde[T] = DEFAULT_SERDE,
+        type_hint: typing.Optional[typing.Type[T]] = None,  # noqa: UP006,UP045
+    ) -> tuple[str, MockFuture[T]]:
+        entry, new = self._step("awakeable")
+        if new:
+            entry.detail["awakeable_id"] = self.runtime.new_awakeable(self.invocation, entry)
+        if isinstance(serde, DefaultSerde):
+            serde = serde.with_maybe_type(type_hint)
+        return str(entry.detail["awakeable_id"]), self._future(entry, serde)
+
+    def resolve_awakeable(self, name: str, value: I, serde: Serde[I] = DEFAULT_SERDE) -> None:
+        if isinstance(serde, DefaultSerde):
+            serde = serde.with_maybe_type(type(value))
+        buffer = bytes(_serialize(serde, value, "ctx.resolve_awakeable(...)", self.invocation.target))
+        entry, new = self._step("resolve_awakeable", name, buffer)
+        entry.complete(None)
+        if new:
+            self.runtime.complete_awakeable(name, buffer)
+
+    def reject_awakeable(self, name: str, failure_message: str, failure_code: int = 500) -> None:
+        entry, new = self._step("reject_awakeable", name, failure_message.encode())
+        entry.complete(None)
+        if new:
+            self.runtime.complete_awakeable(name, Failure(failure_code, failure_message))
+
+    def promise(
+        self,
+        name: str,
+        serde: Serde[T] = DEFAULT_SERDE,
+        type_hint: typing.Optional[typing.Type[T]] = None,  # noqa: UP006,UP045
+    ) -> MockDurablePromise[T]:
+        if self.handler_kind not in ("workflow", "workflow_shared"):
+            raise RetryForever(
+                f"{self.invocation.target} called ctx.promise({name!r}), but durable promises belong to "
+                "workflows. Use an awakeable (ctx.awakeable()) in services and objects.",
+                "RT0017",
+            )
+        if isinstance(serde, DefaultSerde):
+            serde = serde.with_maybe_type(type_hint)
+        return MockDurablePromise(
+            name,
+            value=lambda: self._promise_value(name, serde),
+            peek=lambda: self._promise_peek(name, serde),
+            resolve=lambda value: self._promise_complete(name, value, serde),
+            reject=lambda message, code: self._promise_complete(name, Failure(code, message), serde),
+        )
+
+    def _promise_value(self, name: str, serde: Serde[T]) -> MockFuture[T]:
+        entry, new = self._step("get_promise", name)
+        if new:
+            self.runtime.await_promise(self.invocation, entry, name)
+        return self._future(entry, serde)
+
+    def _promise_peek(self, name: str, serde: Serde[T]) -> MockFuture[T | None]:
+        entry, new = self._step("peek_promise", name)
+        if new:
+            self.runtime.peek_promise(self.invocation, entry, name)
+        return self._future(entry, serde)
+
+    def _promise_complete(self, name: str, value: Any, serde: Serde[Any]) -> Awaitable[None]:
+        if isinstance(value, Failure):
+            result: bytes | Failure = value
+            payload = value.message.encode()
+        else:
+            result = payload = bytes(_serialize(serde, value, f"promise {name!r}.resolve(...)", self.invocation.target))
+        entry, new = self._step("complete_promise", name, payload)
+        if new:
+            self.runtime.complete_promise_from(self.invocation, entry, name, result)
+        return self._future(entry, None)
+
+    # -- preview APIs the mock does not model ---------------------------------------------
+
+    def scope(self, scope: str) -> ScopedContext:
+        raise NotImplementedError(
+            "ctx.scope() is a preview API (restate-server flow control); the mock does not model it."
+        )
+
+    def signal(
+        self,
+        name: str,
+        serde: Serde[T] = DEFAULT_SERDE,
+        type_hint: typing.Optional[typing.Type[T]] = None,  # noqa: UP006,UP045
+    ) -> MockFuture[T]:
+        raise NotImplementedError("ctx.signal() is a preview API; the mock does not model it. Use an awakeable.")
+
+    def resolve_signal(self, invocation_id: str, name: str, value: I, serde: Serde[I] = DEFAULT_SERDE) -> None:
+        raise NotImplementedError("ctx.resolve_signal() is a preview API; the mock does not model it.")
+
+    def reject_signal(self, invocation_id: str, name: str, failure_message: str, failure_code: int = 500) -> None:
+        raise NotImplementedError("ctx.reject_signal() is a preview API; the mock does not model it.")
+
+
+_ANNOTATIONS: dict[Any, Any] = {}
+
+
+def _return_annotation(action: Any) -> Any:
+    """What the SDK reads to pick a run step's serde, cached per function (evaluating string
+    annotations costs more than a mock step)."""
+    code = getattr(action, "__code__", None)
+    if code is None:
+        return inspect.signature(action, eval_str=True).return_annotation
+    if code not in _ANNOTATIONS:
+        if len(_ANNOTATIONS) > 4096:
+            _ANNOTATIONS.clear()
+        _ANNOTATIONS[code] = inspect.signature(action, eval_str=True).return_annotation
+    return _ANNOTATIONS[code]
+
+
+def _label(service: str, key: str | None, handler: str) -> str:
+    return f"{service}/{key}/{handler}" if key else f"{service}/{handler}"
+
+
+def _serialize(serde: Serde[Any], value: Any, what: str, target: str) -> bytes:
+    """Encode a value as the SDK would; a value JSON cannot encode is named with the step."""
+    try:
+        return serde.serialize(value)
+    except (TypeError, ValueError) as exc:
+        raise RetryForever(
+            f"{target}: {what} got a {type(value).__name__} that cannot be encoded ({exc}). Restate stores "
+            "values as JSON: pass dicts, lists, strings, numbers, pydantic models or dataclasses, or give a serde.",
+            "serialization error",
+        ) from exc
+
+
+def _handles(future: Any) -> list[int]:
+    if isinstance(future, SingleUnresolvedFuture):
+        return [future.handle]
+    if isinstance(future, (AllCompletedUnresolvedFuture, FirstCompletedUnresolvedFuture)):
+        return [h for child in future.children for h in _handles(child)]
+    raise TypeError(f"Unknown future {future!r}")

@@ -1,0 +1,519 @@
+"""``MockRestate``: run handler classes in-process, with state in the ORM and virtual time.
+
+    def test_cart(restate_mock):
+        cart = restate_mock.object(Cart, "alice")
+        assert cart.add_item(CartItem(sku="tea", quantity=2)) == 2
+        assert restate_mock.state(Cart, "alice") == {"items": {"tea": 2}}
+
+Calls run at once and return the handler's result (or raise its ``TerminalError``);
+sends, from the test or from handlers, wait until the test calls :meth:`drain`. Sleeps
+and retry back-offs move a virtual clock instead of waiting. Every method has an
+``a``-prefixed async twin for async tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from ..client import MISSING
+from ..handlers import RestateService
+from ..reflect import BASE_NAMES, HandlerSpec, ServiceSpec
+from ..registry import Registry, registry
+from . import store
+from .backend import RestateTestBackend
+from .bridge import LoopBridge
+from .clock import VirtualClock
+from .contexts import MockContext
+from .errors import Deadlock, NestedDrive, WrongContext
+from .faults import FailRun, KillAt
+from .invocation import Invocation
+from .journal import Failure
+from .proxies import MockHandle, MockHandlerRef, MockServiceProxy, MockWorkflowRunRef, codec
+from .runtime import DEFAULT_MAX_ATTEMPTS, MockRuntime
+
+T = TypeVar("T")
+
+_EXPECTED = {
+    "service": "restate.Context",
+    "exclusive": "restate.ObjectContext",
+    "shared": "restate.ObjectSharedContext",
+    "workflow": "restate.WorkflowContext",
+    "workflow_shared": "restate.WorkflowSharedContext",
+}
+
+
+class MockRestate(RestateTestBackend):
+    """The mock Restate: handler classes from the registry, run in this process.
+
+    ``replay_check=True`` runs every handler a second time against its journal and fails
+    the test with a diff when the steps differ. ``max_attempts`` bounds how often an
+    invocation without an ``invocation_retry_policy`` is retried before the error is
+    raised to the test (a real server would go on retrying).
+    """
+
+    name = "mock"
+
+    def __init__(
+        self,
+        *,
+        replay_check: bool = False,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        start_time: float | None = None,
+        registry: Registry = registry,
+    ) -> None:
+        self.runtime = MockRuntime(
+            registry, replay_check=replay_check, max_attempts=max_attempts, clock=VirtualClock(start_time)
+        )
+        self._bridge: LoopBridge | None = None
+
+    def _sync(self, awaitable: Coroutine[Any, Any, T]) -> T:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            awaitable.close()
+            raise RuntimeError(
+                "This test runs in an event loop: use the a-prefixed twin (await restate_mock.acall(...))."
+            )
+        if self._bridge is not None and self._bridge.active:
+            awaitable.close()
+            raise NestedDrive(
+                "The mock was called from inside a handler it is running (for example from a ctx.run "
+                "action). Call handlers from the test, or from handlers with ctx.service_call / object_call."
+            )
+        if self._bridge is None:
+            self._bridge = LoopBridge()
+        self.runtime.scheduler.inline = self._bridge.executor
+        try:
+            return self._bridge.run(awaitable)
+        finally:
+            self.runtime.scheduler.inline = None
+
+    def close(self) -> None:
+        """Close the mock's event loop (the pytest fixture does this after each test)."""
+        if self._bridge is not None:
+            self._bridge.close()
+            self._bridge = None
+
+    # -- calls and sends ---------------------------------------------------------------
+
+    def service(self, cls: type[RestateService]) -> MockServiceProxy:
+        """The handlers of a Service: ``restate_mock.service(Greeter).greet("Ada")``."""
+        return MockServiceProxy(self, self._spec(cls, "service"), "")
+
+    def object(self, cls: type[RestateService], key: str) -> MockServiceProxy:
+        """The handlers of one Virtual Object: ``restate_mock.object(Cart, "alice").add_item(item)``."""
+        return MockServiceProxy(self, self._spec(cls, "object"), key)
+
+    def workflow(self, cls: type[RestateService], workflow_id: str) -> MockServiceProxy:
+        """One workflow: ``.run.send(...)`` starts it, shared handlers are called like any other."""
+        return MockServiceProxy(self, self._spec(cls, "workflow"), workflow_id)
+
+    def _spec(self, cls: type[RestateService], kind: str) -> ServiceSpec:
+        spec = self.runtime.registry.get(cls)
+        if spec.kind != kind:
+            how = {"service": "service(Cls)", "object": "object(Cls, key)", "workflow": "workflow(Cls, id)"}
+            raise TypeError(f"{spec.name} is a {BASE_NAMES[spec.kind]}: address it with restate_mock.{how[spec.kind]}.")
+        return spec
+
+    def call(
+        self,
+        handler: Callable[..., Any],
+        arg: Any = MISSING,
+        *,
+        key: str = "",
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Call a handler method by reference: ``restate_mock.call(Cart.add_item, item, key="alice")``."""
+        return self._ref(handler, key).call(arg, idempotency_key=idempotency_key, headers=headers)
+
+    async def acall(
+        self,
+        handler: Callable[..., Any],
+        arg: Any = MISSING,
+        *,
+        key: str = "",
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        return await self._ref(handler, key).acall(arg, idempotency_key=idempotency_key, headers=headers)
+
+    def send(
+        self,
+        handler: Callable[..., Any],
+        arg: Any = MISSING,
+        *,
+        key: str = "",
+        delay: timedelta | float | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> MockHandle:
+        """Queue a send to a handler method; it runs on :meth:`drain` (or ``handle.attach()``)."""
+        return self._ref(handler, key).send(arg, delay=delay, idempotency_key=idempotency_key, headers=headers)
+
+    async def asend(
+        self,
+        handler: Callable[..., Any],
+        arg: Any = MISSING,
+        *,
+        key: str = "",
+        delay: timedelta | float | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> MockHandle:
+        return self.send(handler, arg, key=key, delay=delay, idempotency_key=idempotency_key, headers=headers)
+
+    def _ref(self, handler: Callable[..., Any], key: str) -> MockHandlerRef:
+        spec, handler_spec = resolve_handler(handler, self.runtime.registry)
+        ref = MockWorkflowRunRef if handler_spec.kind == "workflow" else MockHandlerRef
+        return ref(self, spec, handler_spec, key if spec.kind != "service" else "")
+
+    async def _call(
+        self,
+        spec: ServiceSpec,
+        handler: HandlerSpec,
+        key: str,
+        body: bytes,
+        idempotency_key: str | None,
+        headers: dict[str, str] | None,
+    ) -> tuple[Invocation, bytes | Failure | None]:
+        runtime = self.runtime
+        inv, new = runtime.admit(spec, handler, key, body, headers=headers, idempotency_key=idempotency_key)
+
+        async def body_() -> bytes | Failure | None:
+            if not new and handler.kind == "workflow" and inv.done:
+                return Failure(409, "the workflow method was already invoked")
+            if new:
+                runtime.submit(inv)
+            elif inv in runtime.outbox:  # sent before with this idempotency key: it runs now
+                runtime.outbox.remove(inv)
+                runtime.submit(inv)
+            if not await runtime.settle_until(lambda: inv.done, advance_clock=True, run_sends="when stuck"):
+                raise Deadlock(self._stuck(inv))
+            return inv.output
+
+        return inv, await runtime.drive(body_)
+
+    def _stuck(self, inv: Invocation) -> str:
+        return f"The test called {inv.target}, which cannot finish: {self.runtime.explain(inv)}."
+
+    def _send(
+        self,
+        spec: ServiceSpec,
+        handler: HandlerSpec,
+        key: str,
+        body: bytes,
+        delay: float,
+        idempotency_key: str | None,
+        headers: dict[str, str] | None,
+    ) -> MockHandle:
+        known = len(self.runtime.invocations)
+        invocation_id = self.runtime.send_from(
+            None, spec, handler, key, body, delay, idempotency_key, dict(headers or {})
+        )
+        status = "Accepted" if len(self.runtime.invocations) > known else "PreviouslyAccepted"
+        return MockHandle(self, self.runtime.invocations[invocation_id], status, codec(spec, handler))
+
+    async def _attach(self, inv: Invocation) -> bytes | Failure | None:
+        runtime = self.runtime
+
+        async def body() -> bytes | Failure | None:
+            if not await runtime.settle_until(lambda: inv.done, advance_clock=True, run_sends=True):
+                raise Deadlock(f"The test waits for {inv.target}, which cannot finish: {runtime.explain(inv)}.")
+            return inv.output
+
+        return await runtime.drive(body)
+
+    # -- moving things along ------------------------------------------------------------
+
+    def drain(self, *, advance_clock: bool = True) -> None:
+        """Run queued sends and everything they cause until nothing can make progress. With
+        ``advance_clock`` (the default) the virtual clock moves through sleeps and delayed sends;
+        without it, only what is due now runs (to act before a timeout fires, say)."""
+        self._sync(self.adrain(advance_clock=advance_clock))
+
+    async def adrain(self, *, advance_clock: bool = True) -> None:
+        async def body() -> None:
+            await self.runtime.settle_until(lambda: False, advance_clock=advance_clock, run_sends=True)
+
+        await self.runtime.drive(body)
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the virtual clock forward, firing the sleeps and retries that fall due (queued
+        sends that become due still wait for :meth:`drain`)."""
+        self._sync(self.aadvance(delta))
+
+    async def aadvance(self, delta: timedelta) -> None:
+        runtime = self.runtime
+        until = runtime.clock.now + delta.total_seconds()
+
+        async def body() -> None:
+            while True:
+                await runtime.scheduler.settle()
+                if not runtime.clock.fire_next(until=until):
+                    break
+            runtime.clock.now = max(runtime.clock.now, until)
+
+        await runtime.drive(body)
+
+    @property
+    def now(self) -> float:
+        """The virtual clock, in seconds since the epoch (what ``ctx.time()`` returns)."""
+        return self.runtime.clock.now
+
+    # -- awakeables and promises ----------------------------------------------------------
+
+    def resolve_awakeable(self, awakeable_id: str, value: Any) -> None:
+        self._sync(self.aresolve_awakeable(awakeable_id, value))
+
+    async def aresolve_awakeable(self, awakeable_id: str, value: Any) -> None:
+        await self._complete_awakeable(awakeable_id, json.dumps(value).encode())
+
+    def reject_awakeable(self, awakeable_id: str, message: str, code: int = 500) -> None:
+        self._sync(self.areject_awakeable(awakeable_id, message, code))
+
+    async def areject_awakeable(self, awakeable_id: str, message: str, code: int = 500) -> None:
+        await self._complete_awakeable(awakeable_id, Failure(code, message))
+
+    async def _complete_awakeable(self, awakeable_id: str, result: bytes | Failure) -> None:
+        runtime = self.runtime
+        if awakeable_id not in runtime.awakeables:
+            known = ", ".join(runtime.awakeables) or "none yet"
+            raise LookupError(f"No awakeable {awakeable_id!r} was created (awakeables: {known}).")
+
+        async def body() -> None:
+            runtime.complete_awakeable(awakeable_id, result)
+            await runtime.settle_until(lambda: False, advance_clock=False, run_sends=False)
+
+        await runtime.drive(body)
+
+    def resolve_promise(self, workflow: type[RestateService], workflow_id: str, name: str, value: Any) -> None:
+        """Resolve a workflow's durable promise from the test (a shared handler can do it too)."""
+        self._sync(self.aresolve_promise(workflow, workflow_id, name, value))
+
+    async def aresolve_promise(self, workflow: type[RestateService], workflow_id: str, name: str, value: Any) -> None:
+        await self._complete_promise(workflow, workflow_id, name, json.dumps(value).encode())
+
+    def reject_promise(
+        self, workflow: type[RestateService], workflow_id: str, name: str, message: str, code: int = 500
+    ) -> None:
+        self._sync(self.areject_promise(workflow, workflow_id, name, message, code))
+
+    async def areject_promise(
+        self, workflow: type[RestateService], workflow_id: str, name: str, message: str, code: int = 500
+    ) -> None:
+        await self._complete_promise(workflow, workflow_id, name, Failure(code, message))
+
+    async def _complete_promise(
+        self, workflow: type[RestateService], workflow_id: str, name: str, result: bytes | Failure
+    ) -> None:
+        runtime = self.runtime
+        spec = runtime.registry.get(workflow)
+
+        async def body() -> None:
+            await runtime.load_promises(spec.name, workflow_id)
+            if not runtime.complete_promise(spec.name, workflow_id, name, result):
+                from restate.exceptions import TerminalError
+
+                raise TerminalError("promise was already completed", 409)
+            await runtime.settle_until(lambda: False, advance_clock=False, run_sends=False)
+
+        await runtime.drive(body)
+
+    # -- cancel and kill ---------------------------------------------------------------------
+
+    def cancel(self, invocation_id: str) -> None:
+        """Cancel an invocation, as ``restate invocations cancel`` does: it may run compensations."""
+        self._sync(self._act(lambda: self.runtime.cancel(invocation_id)))
+
+    def kill(self, invocation_id: str) -> None:
+        """Kill an invocation: it stops at once, without compensation."""
+        self._sync(self._act(lambda: self.runtime.kill(invocation_id)))
+
+    async def _act(self, action: Callable[[], None]) -> None:
+        async def body() -> None:
+            action()
+            await self.runtime.settle_until(lambda: False, advance_clock=False, run_sends=False)
+
+        await self.runtime.drive(body)
+
+    # -- failure injection ---------------------------------------------------------------------
+
+    def fail_run(
+        self,
+        name: str,
+        times: int = 1,
+        error: BaseException | None = None,
+        *,
+        handler: Callable[..., Any] | None = None,
+    ) -> FailRun:
+        """Make the next ``times`` attempts of ``ctx.run(name, ...)`` raise ``error`` (a
+        ``RuntimeError`` by default) instead of running, optionally only in ``handler``."""
+        service = handler_name = None
+        if handler is not None:
+            spec, handler_spec = resolve_handler(handler, self.runtime.registry)
+            service, handler_name = spec.name, handler_spec.name
+        fault = FailRun(name, times, error or RuntimeError(f"injected failure of run {name!r}"), service, handler_name)
+        self.runtime.faults.runs.append(fault)
+        return fault
+
+    def kill_at(self, handler: Callable[..., Any], step: int) -> KillAt:
+        """Kill the next invocation of ``handler`` when it reaches journal step ``step`` (0 is
+        its first durable step): it ends with TerminalError("killed", 409) and runs no more code."""
+        spec, handler_spec = resolve_handler(handler, self.runtime.registry)
+        fault = KillAt(spec.name, handler_spec.name, step)
+        self.runtime.faults.kills.append(fault)
+        return fault
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state(self, cls: type[RestateService], key: str) -> dict[str, Any]:
+        from ..state import decode_value
+
+        spec = self.runtime.registry.get(cls)
+        return {name: decode_value(value).readable() for name, value in store.load_state(spec.name, key).items()}
+
+    def set_state(self, cls: type[RestateService], key: str, values: Mapping[str, Any]) -> None:
+        """Preload an instance's state (replacing it), each value stored as the SDK's JSON would be."""
+        spec = self.runtime.registry.get(cls)
+        store.replace_state(spec.name, key, {name: json.dumps(value).encode() for name, value in values.items()})
+
+    def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:
+        """Run what is queued, then ``check()``; while it raises AssertionError, let virtual time
+        pass one timer at a time (up to ``timeout`` seconds of it), as a real server would."""
+        deadline = self.now + timeout
+        while True:
+            self.drain(advance_clock=False)
+            try:
+                return check()
+            except AssertionError:
+                if not self._sync(self._fire_next(deadline)):
+                    raise
+
+    async def _fire_next(self, until: float) -> bool:
+        async def body() -> bool:
+            return self.runtime.clock.fire_next(until=until)
+
+        return await self.runtime.drive(body)
+
+    # -- what happened -------------------------------------------------------------------------
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        return list(self.runtime.invocations.values())
+
+    def pending_sends(self) -> list[Invocation]:
+        """Sends waiting for :meth:`drain`, oldest first."""
+        return list(self.runtime.outbox)
+
+    def invocation(self, invocation_id: str) -> Invocation:
+        return self.runtime.invocations[invocation_id]
+
+    # -- calling handler code directly -------------------------------------------------------
+
+    def context(self, target: Any, key: str = "", *, kind: str | None = None) -> MockContext:
+        """A context to call handler code with directly: ``target`` is a handler method (the
+        context gets its kind) or a handler class (``kind`` defaults to exclusive for objects and
+        to the run for workflows). Run the code with :meth:`run`."""
+        inv, handler_kind = self._direct_invocation(target, key, kind)
+        inv.state = store.load_state(inv.spec.name, inv.key) if handler_kind != "service" else {}
+        return MockContext(self.runtime, inv, handler_kind)
+
+    async def acontext(self, target: Any, key: str = "", *, kind: str | None = None) -> MockContext:
+        inv, handler_kind = self._direct_invocation(target, key, kind)
+        if handler_kind != "service":
+            inv.state = await self.runtime.scheduler.run_sync(store.load_state, inv.spec.name, inv.key)
+        return MockContext(self.runtime, inv, handler_kind)
+
+    def _direct_invocation(self, target: Any, key: str, kind: str | None) -> tuple[Invocation, str]:
+        if isinstance(target, type):
+            spec = self.runtime.registry.get(target)
+            kinds = {"service": "service", "object": "exclusive", "workflow": "workflow"}
+            handler_kind = kind or kinds[spec.kind]
+            handler = next((h for h in spec.handlers if _kind_of(spec, h) == handler_kind), spec.handlers[0])
+        else:
+            spec, handler = resolve_handler(target, self.runtime.registry)
+            handler_kind = kind or _kind_of(spec, handler)
+        if handler_kind not in _EXPECTED:
+            raise ValueError(f"kind must be one of {', '.join(_EXPECTED)}, not {handler_kind!r}.")
+        if spec.kind != "service" and not key:
+            raise ValueError(
+                f"{spec.name} is keyed: pass the key of the instance, context({spec.cls.__name__}, 'key')."
+            )
+        inv = Invocation(id=self.runtime.new_id(), spec=spec, handler=handler, key=key, input=b"", status="running")
+        self.runtime.invocations[inv.id] = inv
+        return inv, handler_kind
+
+    def invoke(self, handler: Callable[..., Any], arg: Any = MISSING, *, context: MockContext) -> Any:
+        """Call a handler method with a context from :meth:`context`, checking that the context is
+        of the kind the method's annotation asks for; returns what the method returns."""
+        return self._sync(self.ainvoke(handler, arg, context=context))
+
+    async def ainvoke(self, handler: Callable[..., Any], arg: Any = MISSING, *, context: MockContext) -> Any:
+        spec, handler_spec = resolve_handler(handler, self.runtime.registry)
+        expected = _kind_of(spec, handler_spec)
+        if context.handler_kind != expected:
+            raise WrongContext(
+                f"{spec.cls.__name__}.{handler_spec.attr} takes {_EXPECTED[expected]}, but was given a context of a "
+                f"{context.handler_kind} handler ({_EXPECTED[context.handler_kind]}). Get the right one with "
+                f"restate_mock.context({spec.cls.__name__}.{handler_spec.attr}, key=...)."
+            )
+        if context.invocation.spec.name != spec.name:
+            raise WrongContext(
+                f"{spec.cls.__name__}.{handler_spec.attr} was given a context of {context.invocation.spec.name}; "
+                f"use restate_mock.context({spec.cls.__name__}.{handler_spec.attr}, key=...)."
+            )
+        method = getattr(spec.cls(), handler_spec.attr)
+        if handler_spec.takes_input and arg is MISSING:
+            raise TypeError(f"{spec.name}.{handler_spec.attr} takes an input; pass it.")
+        coroutine = method(context, arg) if handler_spec.takes_input else method(context)
+        return await self.arun(coroutine, context=context)
+
+    def run(self, awaitable: Awaitable[T], *, context: MockContext | None = None) -> T:
+        """Run handler code (a coroutine using a context from :meth:`context`) inside the mock:
+        calls, sleeps and awakeables work as in a handler; returns its result."""
+        return self._sync(self.arun(awaitable, context=context))
+
+    async def arun(self, awaitable: Awaitable[T], *, context: MockContext | None = None) -> T:
+        runtime = self.runtime
+
+        async def body() -> T:
+            task = asyncio.ensure_future(awaitable)
+            if not await runtime.settle_until(task.done, advance_clock=True, run_sends=False):
+                where = runtime.explain(context.invocation) if context is not None else "it awaits something"
+                task.cancel()
+                raise Deadlock(f"The handler code cannot finish: {where}.")
+            return task.result()
+
+        return await runtime.drive(body)
+
+
+def _kind_of(spec: ServiceSpec, handler: HandlerSpec) -> str:
+    if handler.kind is None:
+        return "service"
+    if spec.kind == "workflow" and handler.kind == "shared":
+        return "workflow_shared"
+    return handler.kind
+
+
+def resolve_handler(func: Callable[..., Any], registry: Registry) -> tuple[ServiceSpec, HandlerSpec]:
+    """The registered service and handler of a method such as ``Cart.add_item``."""
+    func = getattr(func, "__func__", func)
+    found = [(s, h) for s in registry for h in s.handlers if getattr(s.cls, h.attr, None) is func]
+    if len(found) > 1:  # inherited: the class that defines it itself
+        found = [(s, h) for s, h in found if vars(s.cls).get(h.attr) is func]
+    name = getattr(func, "__qualname__", repr(func))
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise LookupError(f"{name} is inherited by several services; address one with .object(Cls, key).method.")
+    raise LookupError(
+        f"{name} is not a handler of a registered service. Pass a method of a handler class that an "
+        "installed app's restate_services module defines, e.g. Cart.add_item."
+    )

@@ -1,0 +1,780 @@
+"""The engine of the mock: invocations, keys, calls, sends, timers, retries and replay.
+
+It follows Restate's semantics, checked against ``restate-server``:
+
+- an exclusive handler (and a workflow's run) holds its key: invocations on a busy key
+  wait in its inbox, in order; shared handlers never wait and only read state;
+- calls run the callee in-process and hand its result, or its ``TerminalError`` with
+  the status code, back to the caller; sends are queued until the test drains them;
+- an invocation that waits for something nobody has completed yet is suspended, and
+  resumed by replaying its journal once it is completed;
+- a retryable error fails the attempt, which is retried per the handler's
+  ``invocation_retry_policy`` (``ctx.run`` steps with retry options retry on their own
+  and then fail with a ``TerminalError``);
+- a workflow's run executes once per workflow id; idempotency keys deduplicate.
+
+Everything here runs inside one asyncio event loop per test action (a call, a drain,
+...): tasks that are still blocked when the action ends are suspended, so nothing
+outlives the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import inspect
+import itertools
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+from restate.context import RunOptions
+from restate.exceptions import SuspendedException, TerminalError
+from restate.serde import Serde
+
+from ..endpoint import call_target
+from ..reflect import HandlerSpec, ServiceSpec
+from ..registry import NotRegistered, Registry
+from ..serde import TypedJsonSerde
+from . import store
+from .backend import handler_serdes
+from .clock import VirtualClock
+from .contexts import AttemptFailed, Killed, MockContext
+from .errors import MockRestateError, NestedDrive, RetryForever
+from .faults import Faults
+from .invocation import Invocation
+from .journal import Entry, Failure, NonDeterminismError, output_mismatch
+from .scheduler import Scheduler
+
+T = TypeVar("T")
+
+#: How often the mock retries an invocation that has no ``invocation_retry_policy`` before it
+#: reports the error to the test (the real server would go on retrying).
+DEFAULT_MAX_ATTEMPTS = 5
+#: Restate's default back-off between attempts, in virtual time.
+RETRY_INITIAL, RETRY_FACTOR, RETRY_MAX = 0.05, 2.0, 10.0
+#: A drain that keeps finding work after this many rounds is a handler scheduling itself forever.
+MAX_ROUNDS = 10_000
+
+Target = tuple[ServiceSpec, HandlerSpec]
+
+
+class MockRuntime:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        replay_check: bool = False,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        self.registry = registry
+        self.replay_check = replay_check
+        self.max_attempts = max_attempts
+        self.clock = clock or VirtualClock()
+        self.scheduler = Scheduler()
+        self.faults = Faults()
+        self.invocations: dict[str, Invocation] = {}
+        #: Invocations whose task ran in the current test action.
+        self.live: set[Invocation] = set()
+        self.locks: dict[tuple[str, str], Invocation] = {}
+        self.inboxes: defaultdict[tuple[str, str], deque[Invocation]] = defaultdict(deque)
+        self.outbox: list[Invocation] = []
+        self.idempotent: dict[tuple[str, str, str, str], Invocation] = {}
+        self.workflow_runs: dict[tuple[str, str], Invocation] = {}
+        self.awakeables: dict[str, tuple[Invocation, Entry]] = {}
+        self.promises: dict[tuple[str, str, str], bytes | Failure] = {}
+        self.promise_waiters: defaultdict[tuple[str, str, str], list[tuple[Invocation, Entry]]] = defaultdict(list)
+        self._promises_loaded: set[tuple[str, str]] = set()
+        self._writes: list[Callable[[], None]] = []
+        self._errors: list[BaseException] = []
+        self._driving = False
+        self._ids = itertools.count(1)
+        self._targets: dict[Any, Target] | None = None
+
+    # -- errors that fail the test ----------------------------------------------------
+
+    def fail_test(self, error: BaseException) -> None:
+        """Remember an error the test must see even if handler code catches it."""
+        if error not in self._errors:
+            self._errors.append(error)
+
+    # -- entry points: one event loop per test action ----------------------------------
+
+    async def drive(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run one test action; suspend what is still blocked, write to the database, and raise
+        the first error a handler caused."""
+        if self._driving:
+            raise NestedDrive(
+                "The mock was called from inside a handler it is running (for example from a ctx.run "
+                "action). Call handlers from the test, or from handlers with ctx.service_call / object_call."
+            )
+        self._driving = True
+        failure: BaseException | None = None
+        try:
+            result = await body()
+            await self.scheduler.settle()
+        except Exception as exc:
+            failure = exc
+        finally:
+            try:
+                await self._suspend_all()
+            finally:
+                await self.flush()
+                self._driving = False
+        if self._errors:
+            first, self._errors = self._errors[0], []
+            raise first
+        if failure is not None:
+            raise failure
+        return result
+
+    async def settle_until(
+        self, done: Callable[[], bool], *, advance_clock: bool, run_sends: bool | Literal["when stuck"]
+    ) -> bool:
+        """Let everything run; when nothing can, start due sends and fire timers, until ``done()``.
+
+        ``run_sends="when stuck"`` (a call from the test) leaves sends queued unless the call could
+        not finish otherwise: it attaches to one, or waits for something a sent handler does."""
+        for _ in range(MAX_ROUNDS):
+            await self.scheduler.settle()
+            if done() or self._errors:
+                return done()
+            if run_sends is True and self._start_due_sends():
+                continue
+            if advance_clock and self.clock.fire_next():
+                continue
+            if run_sends == "when stuck" and self._start_due_sends():
+                continue
+            return done()
+        raise MockRestateError(
+            f"The mock still had work after {MAX_ROUNDS} rounds: a handler keeps scheduling more "
+            "(for example a delayed send to itself). Drain with advance_clock=False, or advance() step by step."
+        )
+
+    def _start_due_sends(self) -> bool:
+        due = [inv for inv in self.outbox if inv.due_at <= self.clock.now]
+        if not due:
+            return False
+        self.outbox = [inv for inv in self.outbox if inv not in due]
+        for inv in due:
+            self.submit(inv)
+        return True
+
+    async def _suspend_all(self) -> None:
+        """Stop every task still blocked at the end of a test action: it resumes by replay later."""
+        for _ in range(10):
+            live = [inv for inv in self.live if inv.task is not None and not inv.task.done()]
+            if not live:
+                self.live.clear()
+                return
+            for inv in live:
+                for entry in list(inv.blocked):
+                    entry.wake(SuspendedException())
+            await asyncio.wait([inv.task for inv in live if inv.task is not None], timeout=0.5)
+        for inv in self.live:  # handler code that swallowed SuspendedException
+            if inv.task is not None and not inv.task.done():
+                inv.task.cancel()
+        self.live.clear()
+
+    # -- admitting and running invocations ---------------------------------------------
+
+    def new_id(self) -> str:
+        return "inv_1" + uuid.uuid4().hex[:10] + f"{next(self._ids):06d}"
+
+    def admit(
+        self,
+        spec: ServiceSpec,
+        handler: HandlerSpec,
+        key: str,
+        buffer: bytes,
+        *,
+        headers: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+        caller: Invocation | None = None,
+    ) -> tuple[Invocation, bool]:
+        """The invocation a request names: an existing one for a repeated idempotency key or
+        workflow id (Restate answers those with the first invocation), else a new one.
+        Returns (invocation, is_new)."""
+        if spec.kind == "service":
+            key = ""
+        if idempotency_key is not None:
+            existing = self.idempotent.get((spec.name, key, handler.name, idempotency_key))
+            if existing is not None:
+                return existing, False
+        if handler.kind == "workflow" and (spec.name, key) in self.workflow_runs:
+            return self.workflow_runs[(spec.name, key)], False
+        inv = Invocation(
+            id=self.new_id(),
+            spec=spec,
+            handler=handler,
+            key=key,
+            input=buffer,
+            headers=dict(headers or {}),
+            idempotency_key=idempotency_key,
+            caller=caller,
+        )
+        self.invocations[inv.id] = inv
+        if idempotency_key is not None:
+            self.idempotent[(spec.name, key, handler.name, idempotency_key)] = inv
+        if handler.kind == "workflow":
+            self.workflow_runs[(spec.name, key)] = inv
+        return inv, True
+
+    def submit(self, inv: Invocation) -> None:
+        """Start an invocation, or queue it behind the one that holds its key."""
+        lock = inv.lock_key
+        if lock is not None:
+            holder = self.locks.get(lock)
+            if holder is not None and holder is not inv:
+                inv.status = "inboxed"
+                self.inboxes[lock].append(inv)
+                return
+            self.locks[lock] = inv
+        self._start(inv)
+
+    def _start(self, inv: Invocation) -> None:
+        inv.status = "running"
+        inv.task = asyncio.get_running_loop().create_task(self._attempt(inv), name=inv.target)
+        self.live.add(inv)
+
+    def _resume(self, inv: Invocation) -> None:
+        if inv.status == "suspended":
+            self._start(inv)
+
+    def complete_entry(self, owner: Invocation, entry: Entry, result: bytes | Failure | None) -> None:
+        """Complete a step of ``owner`` from outside it, resuming ``owner`` if it was suspended."""
+        if entry.complete(result):
+            self._resume(owner)
+
+    async def _attempt(self, inv: Invocation) -> None:
+        inv.attempts += 1
+        ctx = MockContext(self, inv, inv.handler_kind)
+        inv.context = ctx
+        result = await self._execute(inv, ctx)
+        if result is None:
+            return
+        if self.replay_check and not inv.killed:
+            await self._verify(inv, result)
+        self.finish(inv, result)
+
+    async def _execute(self, inv: Invocation, ctx: MockContext) -> bytes | Failure | None:
+        """One attempt of the handler; None when it did not end (suspended, retried, stuck)."""
+        try:
+            if not inv.verify:
+                await self._load(inv)
+            method = getattr(inv.spec.cls(), inv.handler.attr)
+            input_serde, output_serde = self.serdes(inv.handler)
+            if inv.handler.takes_input:
+                value = await method(ctx, self._decode_input(inv.handler, input_serde, inv.input))
+            else:
+                value = await method(ctx)
+            ctx._check_fully_replayed()
+            return bytes(output_serde.serialize(value))
+        except SuspendedException:
+            inv.status = "suspended"
+            inv.waited_on = list(inv.blocked) or inv.waited_on
+            return None
+        except Killed:
+            inv.killed = True
+            return Failure(409, "killed")
+        except AttemptFailed as failed:
+            self._retry(inv, failed.error)
+            return None
+        except (MockRestateError, NonDeterminismError) as error:
+            self.fail_test(error)
+            inv.status = "paused"
+            return None
+        except Exception as error:
+            terminal = _terminal_cause(error)
+            if terminal is not None:
+                return Failure(terminal.status_code, terminal.message)
+            if inv.verify:
+                raise
+            self._retry(inv, error)
+            return None
+        finally:
+            ctx._finished.event.set()
+
+    def _decode_input(self, handler: HandlerSpec, serde: Serde[Any], buffer: bytes) -> Any:
+        if isinstance(serde, TypedJsonSerde):
+            return serde.deserialize(buffer)  # a TerminalError 400 for bad input, as the endpoint answers
+        try:
+            return serde.deserialize(buffer)
+        except Exception as exc:  # the SDK's own wording for a user serde that fails
+            raise TerminalError(f"Unable to parse an input argument. {exc}") from exc
+
+    async def _load(self, inv: Invocation) -> None:
+        """Load the state (and a workflow's promises) the attempt reads, after pending writes."""
+        writes, self._writes = self._writes, []
+        reads_state = inv.handler_kind != "service"
+        promises = inv.spec.kind == "workflow" and (inv.spec.name, inv.key) not in self._promises_loaded
+        if not writes and not reads_state and not promises:
+            return
+        state, loaded = await self.scheduler.run_sync(
+            _write_then_read, writes, inv.spec.name, inv.key, reads_state, promises
+        )
+        inv.state = state
+        if promises:
+            self._merge_promises(inv.spec.name, inv.key, loaded)
+
+    def _merge_promises(self, workflow: str, key: str, loaded: dict[str, bytes | Failure]) -> None:
+        self._promises_loaded.add((workflow, key))
+        for name, result in loaded.items():
+            self.promises.setdefault((workflow, key, name), result)
+
+    async def _verify(self, inv: Invocation, recorded: bytes | Failure) -> None:
+        """The replay check: run the handler again against its journal; it must make the same steps
+        and return the same result."""
+        inv.verify = True
+        try:
+            replayed = await self._execute(inv, MockContext(self, inv, inv.handler_kind))
+        except Exception as error:
+            replayed = Failure(500, repr(error))
+        finally:
+            inv.verify = False
+        if replayed is not None and replayed != recorded:
+            self.fail_test(
+                NonDeterminismError(output_mismatch(inv.target, inv.journal, _text(recorded), _text(replayed)))
+            )
+
+    def finish(self, inv: Invocation, output: bytes | Failure) -> None:
+        """Record the outcome, hand the key to the next invocation in its inbox, notify waiters."""
+        inv.output = output
+        inv.done = True
+        inv.status = "completed"
+        lock = inv.lock_key
+        if lock is not None and self.locks.get(lock) is inv:
+            del self.locks[lock]
+            inbox = self.inboxes.get(lock)
+            if inbox:
+                following = inbox.popleft()
+                self.locks[lock] = following
+                self._start(following)
+        callbacks, inv.on_done = inv.on_done, []
+        for callback in callbacks:
+            callback(inv)
+
+    def when_done(self, inv: Invocation, callback: Callable[[Invocation], None]) -> None:
+        if inv.done:
+            callback(inv)
+        else:
+            inv.on_done.append(callback)
+
+    def _retry(self, inv: Invocation, error: BaseException) -> None:
+        """A retryable failure: back off and try again per the invocation retry policy."""
+        inv.last_error = error
+        policy = inv.handler.options.get("invocation_retry_policy") or inv.spec.options.get("invocation_retry_policy")
+        limit = getattr(policy, "max_attempts", None)
+        if limit is not None and inv.attempts >= limit:
+            if getattr(policy, "on_max_attempts", None) == "kill":
+                self.finish(inv, Failure(500, repr(error)))
+            else:
+                inv.status = "paused"
+            return
+        if limit is None and inv.attempts >= self.max_attempts:
+            inv.status = "backing-off"
+            failure = RetryForever(
+                f"{inv.target} failed {inv.attempts} times with {error!r}; the mock stops here.",
+                "set invocation_retry_policy on the handler to bound the retries",
+            )
+            failure.__cause__ = error
+            self.fail_test(failure)
+            return
+        initial = _seconds(getattr(policy, "initial_interval", None), RETRY_INITIAL)
+        factor = getattr(policy, "exponentiation_factor", None) or RETRY_FACTOR
+        cap = _seconds(getattr(policy, "max_interval", None), RETRY_MAX)
+        delay = min(initial * factor ** (inv.attempts - 1), cap)
+        inv.status = "backing-off"
+        self.clock.call_later(delay, lambda: self._start(inv), f"retry {inv.target}")
+
+    # -- waiting ------------------------------------------------------------------------
+
+    async def block(self, inv: Invocation, entry: Entry) -> None:
+        """Wait until ``entry`` completes (or a cancellation, suspension or kill arrives)."""
+        if inv.verify:
+            context = inv.context
+            assert context is not None
+            context._diverged(entry.index, f"awaits {entry.describe()}, which the recorded run never saw completed")
+        if inv.cancel_requested and not inv.cancel_delivered:
+            inv.cancel_delivered = True
+            entry.cancelled_here = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry.waiters.append(waiter)
+        inv.blocked.append(entry)
+        inv.waited_on = [entry]
+        try:
+            await waiter
+        finally:
+            inv.blocked.remove(entry)
+
+    async def block_any(self, inv: Invocation, entries: list[Entry]) -> None:
+        if any(e.completed or e.cancelled_here for e in entries):
+            return
+        if inv.verify or (inv.cancel_requested and not inv.cancel_delivered):
+            await self.block(inv, entries[0])
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for entry in entries:
+            entry.waiters.append(waiter)
+            inv.blocked.append(entry)
+        inv.waited_on = list(entries)
+        try:
+            await waiter
+        finally:
+            for entry in entries:
+                inv.blocked.remove(entry)
+                if waiter in entry.waiters:
+                    entry.waiters.remove(waiter)
+
+    # -- state --------------------------------------------------------------------------
+
+    def state_of(self, inv: Invocation) -> dict[str, bytes]:
+        if inv.state is None:
+            inv.state = {}
+        return inv.state
+
+    def write_state(self, inv: Invocation, write: store.StateWrite) -> None:
+        state = self.state_of(inv)
+        op, name, value = write
+        if op == "set":
+            assert value is not None
+            state[name] = value
+        elif op == "clear":
+            state.pop(name, None)
+        else:
+            state.clear()
+        service, key = inv.spec.name, inv.key
+        self._writes.append(lambda: store.apply_writes(service, key, [write]))
+
+    async def flush(self, inv: Invocation | None = None) -> None:
+        """Write what handlers changed to the database (before anyone else can read it)."""
+        if self._writes:
+            writes, self._writes = self._writes, []
+            await self.scheduler.run_sync(_apply, writes)
+
+    # -- ctx.run --------------------------------------------------------------------------
+
+    async def execute_run(
+        self, inv: Invocation, entry: Entry, action: Callable[[], Any], serde: Serde[Any], options: RunOptions[Any]
+    ) -> None:
+        """Run a ``ctx.run`` action, retrying it per its options; a failure with retry options
+        becomes a TerminalError(500, repr(error)), without them it fails the whole attempt."""
+        bounded = any(
+            v is not None
+            for v in (
+                options.max_attempts,
+                options.max_duration,
+                options.initial_retry_interval,
+                options.max_retry_interval,
+                options.retry_interval_factor,
+            )
+        )
+        interval = _seconds(options.initial_retry_interval, RETRY_INITIAL)
+        factor = options.retry_interval_factor or RETRY_FACTOR
+        cap = _seconds(options.max_retry_interval, RETRY_MAX)
+        elapsed, attempt = 0.0, 0
+        while True:
+            attempt += 1
+            await self.flush()
+            injected = self.faults.run_failure(inv.spec.name, inv.handler.name, entry.name)
+            try:
+                if injected is not None:
+                    raise injected
+                if inspect.iscoroutinefunction(_unwrap(action)):
+                    async with self.scheduler.working():
+                        value = await action()
+                else:
+                    value = await self.scheduler.run_sync(action)
+                buffer = bytes(serde.serialize(value))
+            except TerminalError as error:
+                entry.complete(Failure(error.status_code, error.message))
+                return
+            except Exception as error:
+                if not bounded:
+                    raise AttemptFailed(error) from error
+                exhausted = options.max_attempts is not None and attempt >= options.max_attempts
+                if options.max_duration is not None and elapsed >= options.max_duration.total_seconds():
+                    exhausted = True
+                if exhausted:
+                    entry.complete(Failure(500, repr(error)))
+                    return
+                elapsed += min(interval * factor ** (attempt - 1), cap)
+                continue
+            entry.complete(buffer)
+            return
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def schedule_sleep(self, inv: Invocation, entry: Entry, seconds: float) -> None:
+        self.clock.call_later(seconds, lambda: self.complete_entry(inv, entry, None), f"{inv.target} sleep")
+
+    # -- calls, sends, attach, cancel -------------------------------------------------------
+
+    def serdes(self, handler: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
+        return handler_serdes(handler)
+
+    def resolve_method(self, tpe: Any, how: str, caller: Invocation) -> tuple[Target, Serde[Any], Serde[Any]]:
+        """The handler that ``ctx.object_call(Cart.add_item, ...)`` names, as the endpoint exposes it."""
+        if self._targets is None:
+            self._targets = {}
+            for spec in self.registry:
+                for handler in spec.handlers:
+                    func = call_target(spec.cls, handler)
+                    if func is not None:
+                        self._targets[func] = (spec, handler)
+        target = self._targets.get(getattr(tpe, "__func__", tpe))
+        if target is None:
+            name = getattr(tpe, "__qualname__", repr(tpe))
+            inherited = any(getattr(spec.cls, h.attr, None) is tpe for spec in self.registry for h in spec.handlers)
+            hint = (
+                "It is inherited by several handler classes, so the method alone does not say which service: "
+                "call it by name with ctx.generic_call(service, handler, payload, key=...)."
+                if inherited
+                else "Pass a method of a handler class that an installed app's restate_services module defines."
+            )
+            error = RetryForever(
+                f"{caller.target} called {how}({name}, ...), but {name} is not a handler of a registered "
+                f"service (the SDK raises ValueError('Handler not found')). {hint}",
+            )
+            self.fail_test(error)
+            raise error
+        return target, *self.serdes(target[1])
+
+    def resolve_name(self, service: str, handler: str, caller: Invocation) -> Target:
+        try:
+            spec = self.registry.get(service)
+            return spec, spec.handler(handler)
+        except (NotRegistered, LookupError):
+            known = ", ".join(f"{s.name}/{h.name}" for s in self.registry for h in s.handlers) or "none"
+            error = RetryForever(
+                f"{caller.target} called {service}/{handler}, which is not registered: the server answers "
+                f'"the service handler {service}/{handler} was not found". Registered handlers: {known}.',
+                "RT0018",
+            )
+            self.fail_test(error)
+            raise error from None
+
+    def call_from(
+        self,
+        caller: Invocation,
+        entry: Entry,
+        spec: ServiceSpec,
+        handler: HandlerSpec,
+        key: str,
+        buffer: bytes,
+        idempotency_key: str | None,
+        headers: dict[str, str],
+    ) -> None:
+        callee, new = self.admit(
+            spec, handler, key, buffer, headers=headers, idempotency_key=idempotency_key, caller=caller
+        )
+        entry.detail["invocation_id"] = callee.id
+        if not new and handler.kind == "workflow" and callee.done:
+            entry.complete(Failure(409, "the workflow method was already invoked"))
+            return
+        self.when_done(callee, lambda done: self.complete_entry(caller, entry, done.output))
+        if new:
+            self.submit(callee)
+
+    def send_from(
+        self,
+        caller: Invocation | None,
+        spec: ServiceSpec,
+        handler: HandlerSpec,
+        key: str,
+        buffer: bytes,
+        delay: float,
+        idempotency_key: str | None,
+        headers: dict[str, str],
+    ) -> str:
+        inv, new = self.admit(spec, handler, key, buffer, headers=headers, idempotency_key=idempotency_key)
+        if new:
+            inv.due_at = self.clock.now + delay
+            inv.caller = caller
+            self.outbox.append(inv)
+            if delay > 0:  # so that draining with time moves the clock to it
+                self.clock.call_at(inv.due_at, lambda: None, f"send {inv.target}")
+        return inv.id
+
+    def attach_from(self, caller: Invocation, entry: Entry, invocation_id: str) -> None:
+        target = self.invocations.get(invocation_id)
+        if target is None:
+            entry.complete(Failure(404, f"invocation {invocation_id} not found"))
+            return
+        self.when_done(target, lambda done: self.complete_entry(caller, entry, done.output))
+
+    def cancel(self, invocation_id: str) -> None:
+        """Cancel an invocation: its current or next await raises TerminalError("cancelled", 409),
+        so it can still run compensations; one that has not started completes at once."""
+        inv = self.invocations.get(invocation_id)
+        if inv is None or inv.done:
+            return
+        inv.cancel_requested = True
+        if inv in self.outbox:  # on a server it would be running by now: it starts, and sees the cancellation
+            self.outbox.remove(inv)
+            self.submit(inv)
+            return
+        if inv.blocked:
+            inv.cancel_delivered = True
+            entry = inv.blocked[0]
+            entry.cancelled_here = True
+            entry.wake()
+        elif inv.status == "suspended":
+            self._resume(inv)
+
+    def kill(self, invocation_id: str) -> None:
+        """Kill an invocation: it stops where it is, without compensation; callers get 409 killed."""
+        inv = self.invocations.get(invocation_id)
+        if inv is None or inv.done:
+            return
+        if inv.task is not None and not inv.task.done() and inv.blocked:
+            for entry in list(inv.blocked):
+                entry.wake(Killed())
+            return
+        if inv in self.outbox:
+            self.outbox.remove(inv)
+        lock = inv.lock_key
+        if inv.status == "inboxed" and lock is not None:
+            self.inboxes[lock].remove(inv)
+        self.finish(inv, Failure(409, "killed"))
+
+    # -- awakeables -------------------------------------------------------------------------
+
+    def new_awakeable(self, inv: Invocation, entry: Entry) -> str:
+        digest = hashlib.sha256(f"{inv.id}/{entry.index}".encode()).digest()
+        awakeable_id = "sign_1" + base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+        self.awakeables[awakeable_id] = (inv, entry)
+        return awakeable_id
+
+    def complete_awakeable(self, awakeable_id: str, result: bytes | Failure) -> bool:
+        """Resolve or reject an awakeable; completing it twice is ignored, as by Restate."""
+        found = self.awakeables.get(awakeable_id)
+        if found is None:
+            return False
+        owner, entry = found
+        self.complete_entry(owner, entry, result)
+        return True
+
+    # -- workflow promises --------------------------------------------------------------------
+
+    def await_promise(self, inv: Invocation, entry: Entry, name: str) -> None:
+        key = (inv.spec.name, inv.key, name)
+        if key in self.promises:
+            entry.complete(self.promises[key])
+        else:
+            self.promise_waiters[key].append((inv, entry))
+
+    def peek_promise(self, inv: Invocation, entry: Entry, name: str) -> None:
+        entry.complete(self.promises.get((inv.spec.name, inv.key, name)))
+
+    def complete_promise_from(self, inv: Invocation, entry: Entry, name: str, result: bytes | Failure) -> None:
+        if self.complete_promise(inv.spec.name, inv.key, name, result):
+            entry.complete(None)
+        else:
+            entry.complete(Failure(409, "promise was already completed"))
+
+    def complete_promise(self, workflow: str, key: str, name: str, result: bytes | Failure) -> bool:
+        """Resolve or reject a promise once; False when it was already completed."""
+        slot = (workflow, key, name)
+        if slot in self.promises:
+            return False
+        self.promises[slot] = result
+
+        def write() -> None:
+            store.complete_promise(workflow, key, name, result)
+
+        self._writes.append(write)
+        for owner, entry in self.promise_waiters.pop(slot, []):
+            self.complete_entry(owner, entry, result)
+        return True
+
+    async def load_promises(self, workflow: str, key: str) -> None:
+        if (workflow, key) not in self._promises_loaded:
+            _, loaded = await self.scheduler.run_sync(_write_then_read, [], workflow, key, False, True)
+            self._merge_promises(workflow, key, loaded)
+
+    # -- explaining why a test waits forever --------------------------------------------------
+
+    def explain(self, inv: Invocation, seen: set[str] | None = None) -> str:
+        seen = set() if seen is None else seen
+        if inv.id in seen:
+            return (
+                f"{inv.target} ({inv.id}) again: the invocations wait for each other, which deadlocks a real server too"
+            )
+        seen.add(inv.id)
+        head = f"{inv.target} ({inv.id})"
+        if inv.status == "scheduled":
+            return f"{head} is a queued send; sends run on restate_mock.drain()"
+        if inv.status == "paused":
+            return f"{head} is paused after {inv.attempts} failed attempts (last error: {inv.last_error!r})"
+        if inv.status == "inboxed":
+            lock = inv.lock_key
+            holder = self.locks.get(lock) if lock else None
+            if holder is None:
+                return f"{head} waits for its key"
+            return f"{head} waits for its key {lock[1]!r}, held by " + self.explain(holder, seen)  # type: ignore[index]
+        waits = [self._explain_entry(inv, entry, seen) for entry in inv.waited_on if not entry.completed]
+        if not waits:
+            return f"{head} is {inv.status}"
+        return f"{head} awaits " + "; and ".join(waits)
+
+    def _explain_entry(self, inv: Invocation, entry: Entry, seen: set[str]) -> str:
+        if entry.kind == "awakeable":
+            return (
+                f"awakeable {entry.detail['awakeable_id']} (step {entry.index}): resolve it with "
+                "restate_mock.resolve_awakeable(...) or from another handler"
+            )
+        if entry.kind == "get_promise":
+            return (
+                f"promise {entry.name!r} (step {entry.index}): resolve it from a shared handler or with "
+                f"restate_mock.resolve_promise({inv.spec.name}, {inv.key!r}, {entry.name!r}, value)"
+            )
+        callee = self.invocations.get(str(entry.detail.get("invocation_id", entry.name)))
+        if entry.kind in ("call", "attach_invocation") and callee is not None:
+            return "the result of " + self.explain(callee, seen)
+        return entry.describe()
+
+
+def _write_then_read(
+    writes: Iterable[Callable[[], None]], service: str, key: str, state: bool, promises: bool
+) -> tuple[dict[str, bytes] | None, dict[str, bytes | Failure]]:
+    _apply(writes)
+    loaded_state = store.load_state(service, key) if state else None
+    loaded_promises = store.load_promises(service, key) if promises else {}
+    return loaded_state, loaded_promises
+
+
+def _apply(writes: Iterable[Callable[[], None]]) -> None:
+    for write in writes:
+        write()
+
+
+def _terminal_cause(error: BaseException) -> TerminalError | None:
+    """Like the SDK: a TerminalError re-raised inside another exception still ends the invocation."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, TerminalError):
+            return cause
+        cause = cause.__cause__
+    return None
+
+
+def _seconds(value: timedelta | None, default: float) -> float:
+    return value.total_seconds() if value is not None else default
+
+
+def _unwrap(action: Any) -> Any:
+    while hasattr(action, "func"):  # functools.partial
+        action = action.func
+    return action
+
+
+def _text(result: bytes | Failure) -> str:
+    if isinstance(result, Failure):
+        return f"failure [{result.code}] {result.message}"
+    return result.decode("utf-8", "replace") or "(empty)"
