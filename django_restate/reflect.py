@@ -13,10 +13,12 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic
 import restate
 from django.core.exceptions import ImproperlyConfigured
 
 from .handlers import OPTIONS_ATTR, RestateService
+from .serde import typed_json
 
 # Most specific first: WorkflowContext subclasses ObjectContext, which subclasses Context.
 CONTEXT_KINDS: dict[type, str] = {
@@ -177,16 +179,30 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
         raise ImproperlyConfigured(
             f"@handler on {where} got unknown option(s) {', '.join(unknown)}. Valid: name, {valid}."
         )
+    input_type = hints.get(rest[0].name, Any) if rest else NO_INPUT
+    output_type = hints.get("return", Any) if "return" in hints else Any
+    for role, annotation in (("input", input_type), ("output", output_type)):
+        if annotation is not NO_INPUT:
+            _check_json_type(where, role, annotation)
     return HandlerSpec(
         attr=attr,
         name=name,
         kind=handler_kind,
         context_type=context_type,
-        input_type=hints.get(rest[0].name, Any) if rest else NO_INPUT,
-        output_type=hints.get("return", Any) if "return" in hints else Any,
+        input_type=input_type,
+        output_type=output_type,
         options=options,
         doc=inspect.getdoc(func),
     )
+
+
+def _check_json_type(where: str, role: str, annotation: Any) -> None:
+    """Fail at start-up, naming the method, when pydantic cannot (de)serialise a type."""
+    try:
+        typed_json(annotation)
+    except (pydantic.PydanticUserError, pydantic.PydanticSchemaGenerationError) as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ImproperlyConfigured(f"The {role} type of {where} cannot be used as JSON: {first_line}") from exc
 
 
 def _home_of(context_type: type) -> str:

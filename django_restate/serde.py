@@ -8,6 +8,7 @@ terminal 400 instead of the SDK's 500.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pydantic
@@ -59,6 +60,20 @@ class RawInputSerde(Serde[bytes]):
 
     def serialize(self, obj: bytes | None) -> bytes:
         return obj or b""
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_typed_json(annotation: Any) -> TypedJsonSerde:
+    return TypedJsonSerde(annotation)
+
+
+def typed_json(annotation: Any) -> TypedJsonSerde:
+    """The shared :class:`TypedJsonSerde` for an annotation: building a ``TypeAdapter`` is the
+    expensive part, so the endpoint, the client and the test toolkit reuse one per type."""
+    try:
+        return _cached_typed_json(annotation)
+    except TypeError:  # an unhashable annotation (e.g. Annotated with a dict): build it each time
+        return TypedJsonSerde(annotation)
 
 
 def bad_input(message: str) -> TerminalError:

@@ -15,5 +15,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.admin_app"]  # noqa: F405  (handlers for the admin tests)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.reliability_app"]  # noqa: F405  (handlers for the reliability suite)
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.runtime_app"]  # noqa: F405  (handlers using the ORM, client tests)
 INSTALLED_APPS = [*INSTALLED_APPS, "django_restate.testing", "tests.parity_app"]  # noqa: F405  (mock + parity suite)
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.runtime_app"]  # noqa: F405  (handlers using the ORM, client tests)
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.types_app"]  # noqa: F405  (typed inputs/outputs)

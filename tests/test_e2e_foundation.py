@@ -193,3 +193,33 @@ def test_sigterm_still_stops_uvicorn(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize(
+    ("handler", "payload", "expected"),
+    [
+        ("mirror", {"x": 1, "y": -2}, {"x": -1, "y": 2}),
+        ("area", {"width": 2, "height": 1.5}, 3.0),
+        ("shout", {"text": "hi"}, {"text": "HI", "size": 24}),
+        ("total", [1, 2, 3], 6),
+        ("maybe", None, "nothing"),
+        ("maybe", 7, "7"),
+    ],
+)
+def test_typed_inputs_and_outputs(ingress, handler, payload, expected):
+    response = ingress.post(f"/Shapes/{handler}", json=payload)
+    assert response.status_code == 200, response.text
+    assert response.json() == expected
+
+
+def test_void_output_and_unencodable_output(ingress):
+    assert ingress.post("/Shapes/nothing").content == b""
+    response = ingress.post("/Shapes/unencodable")
+    assert response.status_code == 500
+    assert "cannot be encoded as JSON" in response.json()["message"]
+
+
+def test_dataclass_field_types_are_checked(ingress):
+    response = ingress.post("/Shapes/mirror", json={"x": "left", "y": 0})
+    assert response.status_code == 400
+    assert "x: Input should be a valid integer" in response.json()["message"]

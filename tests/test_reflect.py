@@ -173,3 +173,19 @@ def test_wrong_shapes_name_the_class_method_and_fix(source, message):
     with pytest.raises(ImproperlyConfigured) as exc:
         reflect(namespace["Bad"])
     assert message in str(exc.value)
+
+
+def test_types_pydantic_cannot_handle_are_named_at_startup():
+    from typing import TypedDict
+
+    class Box(TypedDict):  # typing.TypedDict: pydantic refuses it on Python < 3.12
+        width: float
+
+    class Shapes(Service):
+        async def area(self, ctx: restate.Context, box: Box) -> float:
+            return box["width"]
+
+    with pytest.raises(
+        ImproperlyConfigured, match=r"The input type of tests\.test_reflect\..*Shapes\.area cannot be used"
+    ):
+        reflect(Shapes)
