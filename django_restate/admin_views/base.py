@@ -61,9 +61,13 @@ def require(allowed: bool) -> None:
         raise PermissionDenied
 
 
+#: Beyond this the OFFSET no longer fits the query engine's integers; nobody pages that far.
+MAX_PAGE = 10**9
+
+
 def page_number(request: HttpRequest) -> int:
     try:
-        return max(1, int(request.GET.get("p", "1")))
+        return min(max(1, int(request.GET.get("p", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 

@@ -6,6 +6,7 @@ error rather than a failed query; the quoting itself is django_restate.sql.quote
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
@@ -14,6 +15,10 @@ from ..state import ENCODINGS, encode_value
 from .queries import INVOCATION_STATUSES, InvocationFilter
 
 MAX_KEY = 1000  # well under django_restate.sql.MAX_LITERAL
+#: Restate's query engine keeps times as 64-bit nanoseconds since 1970; a filter outside this
+#: range fails the whole query (or, near year 1 or 9999, Python's own UTC conversion).
+EARLIEST = datetime.datetime(1678, 1, 1, tzinfo=datetime.UTC)
+LATEST = datetime.datetime(2262, 1, 1, tzinfo=datetime.UTC)
 MAX_NAME = 255
 
 
@@ -41,6 +46,14 @@ class InvocationFilterForm(forms.Form):
     def __init__(self, data: Any, services: list[str]) -> None:
         super().__init__(data)
         self.fields["service"].choices = service_choices(services)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("created_after", "created_before"):
+            moment = data.get(name)
+            if moment is not None and not EARLIEST <= moment < LATEST:
+                self.add_error(name, "Enter a time between the years 1678 and 2261, the range Restate can compare.")
+        return data
 
     def filters(self) -> InvocationFilter:
         """The filters to query with; call after ``is_valid()``."""
