@@ -62,7 +62,7 @@ class RawInputSerde(Serde[bytes]):
         return obj or b""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_typed_json(annotation: Any) -> TypedJsonSerde:
     return TypedJsonSerde(annotation)
 
