@@ -8,7 +8,6 @@ the pipeline workflow records every execution of its steps.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Any
 
 import restate
@@ -17,18 +16,13 @@ from django.db import IntegrityError
 from django.db.models import F
 from pydantic import BaseModel, Field
 from restate.exceptions import TerminalError
-from restate.retry_policy import InvocationRetryPolicy
 
 from django_restate import Service, VirtualObject, Workflow
 
 from .models import AttemptCount, Gate, IncrementAudit, StepEffect
 
-# Retry quickly and keep the back-off short, so a test that kills a server waits seconds, not minutes.
-FAST_RETRY = InvocationRetryPolicy(
-    initial_interval=timedelta(milliseconds=50),
-    exponentiation_factor=2.0,
-    max_interval=timedelta(milliseconds=500),
-)
+# No service sets invocation_retry_policy: the server's default (exponential from 50 ms) is what
+# users get, and a policy would make the endpoint refuse discovery protocol v3.
 GATE_TIMEOUT = 30.0
 
 
@@ -36,7 +30,6 @@ class Counter(VirtualObject):
     """A counter per key. Every applied increment leaves exactly one audit row."""
 
     name = "ReliabilityCounter"
-    invocation_retry_policy = FAST_RETRY
 
     async def add(self, ctx: restate.ObjectContext, amount: int) -> int:
         value = (await ctx.get("value", type_hint=int) or 0) + amount
@@ -59,13 +52,6 @@ class Flaky(Service):
     """Fails with an ordinary exception for its first ``failures`` attempts, then succeeds."""
 
     name = "ReliabilityFlaky"
-    invocation_retry_policy = InvocationRetryPolicy(
-        initial_interval=timedelta(milliseconds=50),
-        exponentiation_factor=1.5,
-        max_interval=timedelta(milliseconds=300),
-        max_attempts=20,
-        on_max_attempts="kill",
-    )
 
     async def run(self, ctx: restate.Context, plan: FlakyPlan) -> int:
         attempts = await sync_to_async(count_attempt)(plan.name)
@@ -83,7 +69,6 @@ class Failing(Service):
     """Refuses at once with a TerminalError carrying the requested status code."""
 
     name = "ReliabilityFailing"
-    invocation_retry_policy = FAST_RETRY
 
     async def run(self, ctx: restate.Context, plan: FailPlan) -> None:
         attempts = await sync_to_async(count_attempt)(plan.name)
@@ -94,7 +79,6 @@ class Pipeline(Workflow):
     """Three steps, a gated step a test can interrupt, then three more steps."""
 
     name = "ReliabilityPipeline"
-    invocation_retry_policy = FAST_RETRY
 
     async def run(self, ctx: restate.WorkflowContext, gate: str) -> list[str]:
         done = []

@@ -1,0 +1,1 @@
+"""Reliability suite: crashes, restarts, sustained load and hostile input against a real restate-server."""
