@@ -124,13 +124,14 @@ def main() -> None:
     connections_note = (
         "sessions in pg_stat_activity" if vendor == "postgresql" else "open file descriptors on the SQLite file"
     )
+    prefix = "DATABASE_URL=postgres://... " if vendor == "postgresql" else ""
     markdown = (
         f"### Reliability load ({vendor})\n\n"
         f"Ramp, {args.step_seconds:.0f} s per level, `POST /ReliabilityCounter/{{key}}/add` over 100 keys "
         f"(ratio: throughput relative to concurrency {levels[0]}):\n\n{ramp_table}\n\n"
         f"Sustained at the saturating concurrency ({saturating}: the lowest level within 5% of the best) "
         f"for {args.seconds:.0f} s; DB connections are {connections_note}:\n\n{held_table}\n\n"
-        f"Reproduce: `{'DATABASE_URL=... ' if vendor == 'postgresql' else ''}.venv/bin/python -m bench.reliability_load`"
+        f"Reproduce: `{prefix}.venv/bin/python -m bench.reliability_load`"
     )
     print(markdown)
     if args.write:
