@@ -103,7 +103,7 @@ def test_savepoint_rollback_discards_its_sends(restate_live):
         except RuntimeError:
             pass
         # Numbered after what is still queued: the dropped send does not shift the next one.
-        second = deliver.send_on_commit(Letter(tag=kept, ticket_id=1), idempotency_key=key)
+        second = deliver.send_on_commit(Letter(tag=kept, ticket_id=1), idempotency_key=key, using="default")
         assert first.handle is None  # nothing is sent before COMMIT
     assert (first.idempotency_key, second.idempotency_key) == (key, f"{key}#2")
     first.handle.attach()
