@@ -72,7 +72,7 @@ def test_endpoint_paths_go_to_restate(app):
     status, body = asyncio.run(call(app, http("/restate/health")))
     assert (status, json.loads(body)) == (200, {"status": "ok"})
     status, body = asyncio.run(
-        call(app, http("/restate/discover", headers=[(b"accept", b"application/vnd.restate.endpointmanifest.v3+json")]))
+        call(app, http("/restate/discover", headers=[(b"accept", b"application/vnd.restate.endpointmanifest.v4+json")]))
     )
     manifest = json.loads(body)
     assert status == 200 and manifest["protocolMode"] == "REQUEST_RESPONSE"
@@ -101,7 +101,7 @@ def test_root_path_is_stripped_before_routing():
 
 
 def test_discovery_schema_uses_our_types(app):
-    accept = [(b"accept", b"application/vnd.restate.endpointmanifest.v3+json")]
+    accept = [(b"accept", b"application/vnd.restate.endpointmanifest.v4+json")]
     manifest = json.loads(asyncio.run(call(app, http("/restate/discover", headers=accept)))[1])
     cart = next(s for s in manifest["services"] if s["name"] == "Cart")
     add_item = next(h for h in cart["handlers"] if h["name"] == "add_item")

@@ -1,1 +1,26 @@
-"""Testing tools for projects that use django_restate."""
+"""Testing tools for projects that use django_restate.
+
+- :class:`MockRestate` (``restate_mock`` fixture): handler classes run in-process, state in
+  the ORM; add ``"django_restate.testing"`` to ``INSTALLED_APPS`` in test settings.
+- :class:`RealRestate` (``restate_backend`` fixture, ``[real]``): the same API on a real server.
+- ``server.RestateServer`` / ``live.LiveASGIServer``: a real restate-server and a served project.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["MockRestate", "RealRestate"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily: this package is also a Django app, whose models cannot be imported before setup.
+    if name == "MockRestate":
+        from .harness import MockRestate
+
+        return MockRestate
+    if name == "RealRestate":
+        from .real import RealRestate
+
+        return RealRestate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -639,8 +639,9 @@ def _serialize(serde: Serde[Any], value: Any, what: str, target: str) -> bytes:
         return serde.serialize(value)
     except (TypeError, ValueError) as exc:
         raise RetryForever(
-            f"{target}: {what} got a {type(value).__name__} that cannot be encoded ({exc}). Restate stores "
-            "values as JSON: pass dicts, lists, strings, numbers, pydantic models or dataclasses, or give a serde.",
+            f"{target}: {what} got a value of type {type(value).__name__} that cannot be encoded ({exc}). "
+            "Restate stores values as JSON: pass dicts, lists, strings, numbers, pydantic models or "
+            "dataclasses, or give a serde.",
             "serialization error",
         ) from exc
 

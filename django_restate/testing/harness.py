@@ -82,10 +82,12 @@ class MockRestate(RestateTestBackend):
             )
         if self._bridge is not None and self._bridge.active:
             awaitable.close()
-            raise NestedDrive(
+            error = NestedDrive(
                 "The mock was called from inside a handler it is running (for example from a ctx.run "
                 "action). Call handlers from the test, or from handlers with ctx.service_call / object_call."
             )
+            self.runtime.fail_test(error)
+            raise error
         if self._bridge is None:
             self._bridge = LoopBridge()
         self.runtime.scheduler.inline = self._bridge.executor

@@ -115,16 +115,19 @@ class MockRuntime:
         self._driving = True
         failure: BaseException | None = None
         try:
-            result = await body()
-            await self.scheduler.settle()
-        except Exception as exc:
-            failure = exc
+            async with self.scheduler.session():
+                try:
+                    result = await body()
+                    await self.scheduler.settle()
+                except Exception as exc:
+                    failure = exc
+                finally:
+                    try:
+                        await self._suspend_all()
+                    finally:
+                        await self.flush()
         finally:
-            try:
-                await self._suspend_all()
-            finally:
-                await self.flush()
-                self._driving = False
+            self._driving = False
         if self._errors:
             first, self._errors = self._errors[0], []
             raise first
@@ -260,6 +263,7 @@ class MockRuntime:
         if self.replay_check and not inv.killed:
             await self._verify(inv, result)
         self.finish(inv, result)
+        inv.task = None
 
     async def _execute(self, inv: Invocation, ctx: MockContext) -> bytes | Failure | None:
         """One attempt of the handler; None when it did not end (suspended, retried, stuck)."""
@@ -330,8 +334,9 @@ class MockRuntime:
         """The replay check: run the handler again against its journal; it must make the same steps
         and return the same result."""
         inv.verify = True
+        inv.context = MockContext(self, inv, inv.handler_kind)
         try:
-            replayed = await self._execute(inv, MockContext(self, inv, inv.handler_kind))
+            replayed = await self._execute(inv, inv.context)
         except Exception as error:
             replayed = Failure(500, repr(error))
         finally:
@@ -346,6 +351,8 @@ class MockRuntime:
         inv.output = output
         inv.done = True
         inv.status = "completed"
+        # A test may make thousands of calls: keep the record and its journal, not the machinery.
+        inv.context, inv.state = None, None
         lock = inv.lock_key
         if lock is not None and self.locks.get(lock) is inv:
             del self.locks[lock]
@@ -700,28 +707,30 @@ class MockRuntime:
 
     # -- explaining why a test waits forever --------------------------------------------------
 
-    def explain(self, inv: Invocation, seen: set[str] | None = None) -> str:
-        seen = set() if seen is None else seen
+    def explain(self, inv: Invocation) -> str:
+        """Why ``inv`` cannot finish, following what it waits for."""
+        return f"{inv.target} ({inv.id}) " + self._why(inv, set())
+
+    def _why(self, inv: Invocation, seen: set[str]) -> str:
         if inv.id in seen:
-            return (
-                f"{inv.target} ({inv.id}) again: the invocations wait for each other, which deadlocks a real server too"
-            )
+            return "is the invocation above: they wait for each other, which deadlocks a real server too"
         seen.add(inv.id)
-        head = f"{inv.target} ({inv.id})"
         if inv.status == "scheduled":
-            return f"{head} is a queued send; sends run on restate_mock.drain()"
+            return "is a queued send; sends run on restate_mock.drain()"
         if inv.status == "paused":
-            return f"{head} is paused after {inv.attempts} failed attempts (last error: {inv.last_error!r})"
+            return f"is paused after {inv.attempts} failed attempts (last error: {inv.last_error!r})"
         if inv.status == "inboxed":
             lock = inv.lock_key
-            holder = self.locks.get(lock) if lock else None
-            if holder is None:
-                return f"{head} waits for its key"
-            return f"{head} waits for its key {lock[1]!r}, held by " + self.explain(holder, seen)  # type: ignore[index]
+            holder = self.locks.get(lock) if lock is not None else None
+            if lock is None or holder is None:
+                return "waits for its key"
+            return f"waits for its key {lock[1]!r}, held by {holder.target} ({holder.id}), which " + self._why(
+                holder, seen
+            )
         waits = [self._explain_entry(inv, entry, seen) for entry in inv.waited_on if not entry.completed]
         if not waits:
-            return f"{head} is {inv.status}"
-        return f"{head} awaits " + "; and ".join(waits)
+            return f"is {inv.status}"
+        return "awaits " + "; and ".join(waits)
 
     def _explain_entry(self, inv: Invocation, entry: Entry, seen: set[str]) -> str:
         if entry.kind == "awakeable":
@@ -736,7 +745,7 @@ class MockRuntime:
             )
         callee = self.invocations.get(str(entry.detail.get("invocation_id", entry.name)))
         if entry.kind in ("call", "attach_invocation") and callee is not None:
-            return "the result of " + self.explain(callee, seen)
+            return f"the result of {callee.target} ({callee.id}), which " + self._why(callee, seen)
         return entry.describe()
 
 

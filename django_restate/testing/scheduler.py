@@ -13,10 +13,11 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 
 from .bridge import InlineExecutor
 
@@ -29,16 +30,38 @@ class Scheduler:
         self._activity: asyncio.Event | None = None
         #: Set while a synchronous test drives the loop (see :mod:`.bridge`).
         self.inline: InlineExecutor | None = None
+        self._threads: CountingExecutor | None = None
 
     async def run_sync(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``func`` in the thread that owns the test's database connection, with no event loop
         running there, as ``sync_to_async(thread_sensitive=True)`` runs Django views' ORM code;
         counted as work in progress. Like the SDK, it runs in a copy of the current context."""
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-        async with self.working():
-            if self.inline is not None:
+        if self.inline is not None:
+            async with self.working():
                 return await self.inline.run(call)
-            return await sync_to_async(call, thread_sensitive=True)()
+        return await sync_to_async(call, thread_sensitive=True)()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """Around each test action. In an async test (no :mod:`.bridge`), ``sync_to_async`` in handler
+        code runs in a worker thread this scheduler counts, so it knows when that work is done."""
+        if self.inline is not None:
+            yield
+            return
+        if self._threads is None:
+            self._threads = CountingExecutor(self)
+        saved = getattr(AsyncToSync.executors, "current", None)
+        AsyncToSync.executors.current = self._threads
+        try:
+            yield
+        finally:
+            AsyncToSync.executors.current = saved
+
+    def done_one(self) -> None:
+        self.busy -= 1
+        if self._activity is not None:
+            self._activity.set()
 
     @asynccontextmanager
     async def working(self) -> AsyncIterator[None]:
@@ -57,7 +80,7 @@ class Scheduler:
         self._activity = asyncio.Event()
         while True:
             await asyncio.sleep(0)
-            if _ready(loop):
+            if _ready(loop) or (self.inline is not None and self.inline.pending):
                 continue
             if self.busy:
                 self._activity.clear()
@@ -77,3 +100,18 @@ def _ready(loop: asyncio.AbstractEventLoop) -> bool:
 
 def _timers_pending(loop: asyncio.AbstractEventLoop) -> bool:
     return any(not handle.cancelled() for handle in getattr(loop, "_scheduled", ()))
+
+
+class CountingExecutor(Executor):
+    """One worker thread for thread-sensitive work in async tests, counted as work in progress."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="restate-mock")
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        loop = asyncio.get_running_loop()
+        self._scheduler.busy += 1
+        future = self._pool.submit(fn, *args, **kwargs)
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._scheduler.done_one))
+        return future

@@ -52,6 +52,13 @@ def test_run_writes_to_the_database(restate_backend, key):
     assert Product.objects.filter(sku=f"sku-{key}").exists()
 
 
+def test_async_orm_in_a_handler_sees_the_test_data(restate_backend, key):
+    from demo_project.shop.models import Product
+
+    Product.objects.create(sku=f"async-{key}", name="x", price="1.00", stock=1)
+    assert restate_backend.service(Steps).async_orm(f"async-{key}") == 1
+
+
 def test_gather_runs(restate_backend):
     assert restate_backend.service(Steps).gather(1) == [2, 3]
 

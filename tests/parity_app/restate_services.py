@@ -311,6 +311,10 @@ class Steps(Service):
     async def orm_step(self, ctx: restate.Context, sku: str) -> int:
         return await ctx.run_typed("create product", create_product, sku=sku)
 
+    async def async_orm(self, ctx: restate.Context, sku: str) -> int:
+        """Django's async ORM in a handler (not durable, but common): it must see the test's data."""
+        return await Product.objects.filter(sku=sku).acount()
+
     async def counted(self, ctx: restate.Context, key: str) -> int:
         return await ctx.run_typed("count", attempt, key=key)
 

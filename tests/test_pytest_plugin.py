@@ -1,0 +1,168 @@
+"""The pytest plugin, run in pytest sessions of its own (pytester): fixtures, markers, options, and
+the UsageError a misuse gets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytest project that uses this repository's test settings, with its own test database."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), str(ROOT)]))
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "tests.settings")
+    url = os.environ.get("DATABASE_URL")
+    if url:  # never share (and so destroy) the outer session's test database
+        parts = urlsplit(url)
+        monkeypatch.setenv("DATABASE_URL", urlunsplit(parts._replace(path=parts.path + "_pytester")))
+    return pytester
+
+
+def test_markers_are_registered_with_their_signature(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--markers")
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.restate_parity(backends=('mock', 'real')): run the test once per backend*",
+            "@pytest.mark.restate_mock(replay_check=False, max_attempts=5, start_time=None): options*",
+        ]
+    )
+
+
+def test_options_are_documented(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*--restate-backend=*", "*--restate-replay-check*"])
+
+
+def test_fixtures_are_documented(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "restate_mock -- *",
+            "*Handler classes run in-process by the mock*",
+            "restate_backend -- *",
+            "*The mock or a real restate-server*",
+        ]
+    )
+
+
+def test_mock_fixture_rolls_back_and_takes_options(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_cart="""
+        import pytest
+        from demo_project.shop.models import Product
+        from demo_project.shop.restate_services import Cart, CartItem, Greeter
+        from django_restate.testing.models import ObjectState
+
+        @pytest.fixture
+        def tea(db):
+            Product.objects.create(sku="tea", name="Tea", price="3.50", stock=10)
+
+        def test_first(restate_mock, tea):
+            assert restate_mock.object(Cart, "alice").add_item(CartItem(sku="tea", quantity=2)) == 2
+            assert ObjectState.objects.count() == 1
+            assert restate_mock.runtime.replay_check is False
+
+        def test_second_sees_nothing(restate_mock):
+            assert ObjectState.objects.count() == 0
+
+        @pytest.mark.restate_mock(replay_check=True, start_time=0.0)
+        def test_options(restate_mock):
+            assert restate_mock.runtime.replay_check is True
+            assert restate_mock.now == 0.0
+
+        @pytest.mark.restate_mock(replay=True)
+        def test_unknown_option(restate_mock):
+            pass
+
+        def test_both_backends(restate_backend):
+            assert restate_backend.service(Greeter).greet("Ada") == "Hello, Ada! (3 letters)"
+        """
+    )
+    result = project.runpytest_subprocess("-v", "--restate-backend=mock", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    result.stdout.fnmatch_lines(
+        [
+            "*test_first PASSED*",
+            "*test_second_sees_nothing PASSED*",
+            "*test_options PASSED*",
+            "*test_unknown_option ERROR*",
+            "*test_both_backends?mock? PASSED*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*test_both_backends?real?*")
+    result.stdout.fnmatch_lines(["*restate_mock does not take replay; its options are replay_check*"])
+    assert outcomes["passed"] == 4
+
+
+def test_missing_server_binary_says_how_to_install_it(project: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("RESTATE_SERVER_BIN", "/nonexistent/restate-server")
+    project.makepyfile(test_server="def test_server(restate_server):\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*RESTATE_SERVER_BIN=/nonexistent/restate-server does not exist*npm ci*"])
+    assert result.ret != 0
+
+
+def test_mock_without_the_testing_app(project: pytest.Pytester, monkeypatch) -> None:
+    project.makepyfile(
+        settings_without_app="""
+        from tests.settings import *
+        INSTALLED_APPS = [a for a in INSTALLED_APPS if a != "django_restate.testing"]
+        """,
+        test_mock="def test_mock(restate_mock):\n    pass\n",
+    )
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "settings_without_app")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(['*add "django_restate.testing" to INSTALLED_APPS*'])
+    assert result.ret != 0
+
+
+@pytest.mark.parametrize(
+    ("source", "args", "message"),
+    [
+        (
+            "import pytest\n@pytest.mark.restate_parity\ndef test_x():\n    pass\n",
+            (),
+            "test_x is marked restate_parity but does not use the restate_backend fixture",
+        ),
+        (
+            "import pytest\n@pytest.mark.restate_parity(backends=['mock', 'fake'])\n"
+            "def test_x(restate_backend):\n    pass\n",
+            (),
+            "restate_parity backends must be among mock and real, not ['mock', 'fake']",
+        ),
+        ("def test_x():\n    pass\n", ("--restate-backend=both-ways",), "--restate-backend must be mock, real or both"),
+    ],
+    ids=["marker-without-fixture", "unknown-backend", "bad-option"],
+)
+def test_misuse_is_a_usage_error(project: pytest.Pytester, source: str, args: tuple[str, ...], message: str) -> None:
+    project.makepyfile(test_misuse=source)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    # A UsageError from pytest_configure ends the session (exit 4); from collection it is reported
+    # as a collection error that interrupts the session (exit 2). Either way nothing runs.
+    assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED)
+    assert message in "\n".join(result.outlines + result.errlines)
+
+
+def test_plugin_import_does_not_configure_django() -> None:
+    code = textwrap.dedent(
+        """
+        import django_restate.pytest_plugin
+        from django.conf import settings
+        assert not settings.configured, "importing the plugin configured Django"
+        print("lazy")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "lazy", done.stderr
