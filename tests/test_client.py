@@ -92,7 +92,7 @@ def test_send_returns_a_handle_to_attach_to(restate_live):
 
 
 def test_send_with_delay_is_not_ready_until_it_ran(restate_live):
-    handle = client.service(Greeter).greet.send("Late", delay=timedelta(seconds=1))
+    handle = client.service(Greeter).greet.send("Late", delay=timedelta(seconds=2))
     with pytest.raises(InvocationNotReady) as raised:
         handle.output()
     assert raised.value.status_code == 470
@@ -130,9 +130,8 @@ def test_workflow_submit_query_attach(restate_live):
     with pytest.raises(InvocationNotReady):
         approval.run.output()
     # Shared handlers run while the workflow waits.
-    for _ in range(100):
-        if approval.status() == "waiting":
-            break
+    deadline = time.monotonic() + 20
+    while approval.status() != "waiting" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert approval.status() == "waiting"
     approval.decide(True)
