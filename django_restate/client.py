@@ -57,7 +57,7 @@ from .exceptions import (
 from .handlers import RestateService
 from .reflect import BASE_NAMES, HandlerSpec, ServiceSpec, reflect
 from .registry import NotRegistered, registry
-from .serde import TypedJsonSerde, describe
+from .serde import describe, typed_json
 
 logger = logging.getLogger("django_restate.client")
 
@@ -636,8 +636,9 @@ class Codec:
         self.takes_input = spec.takes_input
         self.input_serde = spec.options.get("input_serde")
         self.output_serde = spec.options.get("output_serde")
-        self.typed_in = TypedJsonSerde(spec.input_type) if self.takes_input and self.input_serde is None else None
-        self.typed_out = TypedJsonSerde(spec.output_type) if self.output_serde is None else None
+        # The same cached serdes as the endpoint's, so both ends agree on the JSON.
+        self.typed_in = typed_json(spec.input_type) if self.takes_input and self.input_serde is None else None
+        self.typed_out = typed_json(spec.output_type) if self.output_serde is None else None
 
     def encode(self, arg: Any) -> bytes | None:
         spec = self.spec
@@ -677,7 +678,7 @@ _codecs: dict[int, tuple[HandlerSpec, Codec]] = {}
 
 
 def _codec(service: ServiceSpec, spec: HandlerSpec) -> Codec:
-    # Building a pydantic TypeAdapter costs far more than a request's own work: once per handler.
+    # Once per handler: the error messages name it, and the lookups below are then free.
     cached = _codecs.get(id(spec))
     if cached is None or cached[0] is not spec:
         cached = _codecs[id(spec)] = (spec, Codec(spec, f"{service.name}.{spec.attr}"))
