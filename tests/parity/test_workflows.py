@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from django_restate.exceptions import HandlerError
-from tests.parity_app.restate_services import Approval
+from tests.parity_app.restate_services import ParityApproval
 
 pytestmark = [pytest.mark.restate_parity, pytest.mark.restate_mock(replay_check=True)]
 
@@ -15,7 +15,7 @@ def _waiting(approval):
 
 
 def test_promise_resolved_by_a_shared_handler(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     handle = approval.run.send(100)
     restate_backend.eventually(lambda: _waiting(approval))
     assert approval.decide(True) == "decided"
@@ -24,7 +24,7 @@ def test_promise_resolved_by_a_shared_handler(restate_backend, key):
 
 
 def test_promise_resolved_false(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     handle = approval.run.send(5)
     restate_backend.eventually(lambda: _waiting(approval))
     approval.decide(False)
@@ -32,13 +32,13 @@ def test_promise_resolved_false(restate_backend, key):
 
 
 def test_promise_resolved_before_the_run_starts(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     assert approval.decide(True) == "decided"
     assert approval.run(7) == "approved 7"
 
 
 def test_promise_rejected(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     handle = approval.run.send(1)
     restate_backend.eventually(lambda: _waiting(approval))
     approval.refuse("over budget")
@@ -46,20 +46,20 @@ def test_promise_rejected(restate_backend, key):
 
 
 def test_promise_resolved_twice(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     assert approval.decide(True) == "decided"
     assert approval.decide(False) == "409:promise was already completed"
 
 
 def test_peek_before_and_after(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     assert approval.peek() is None
     approval.decide(True)
     assert approval.peek() is True
 
 
 def test_run_executes_once_per_workflow_id(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     first = approval.run.send(1)
     second = approval.run.send(2)
     assert second.invocation_id == first.invocation_id
@@ -70,7 +70,7 @@ def test_run_executes_once_per_workflow_id(restate_backend, key):
 
 
 def test_calling_a_finished_run_again_is_a_409(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     approval.decide(True)
     assert approval.run(3) == "approved 3"
     with pytest.raises(HandlerError) as failure:
@@ -79,7 +79,7 @@ def test_calling_a_finished_run_again_is_a_409(restate_backend, key):
 
 
 def test_workflow_state_after_the_run(restate_backend, key):
-    approval = restate_backend.workflow(Approval, key)
+    approval = restate_backend.workflow(ParityApproval, key)
     approval.decide(False)
     approval.run(1)
-    assert restate_backend.state(Approval, key) == {"status": "rejected"}
+    assert restate_backend.state(ParityApproval, key) == {"status": "rejected"}

@@ -99,7 +99,7 @@ class ParityCounter(VirtualObject):
 # -- exclusive and shared handlers, awakeables ---------------------------------------------------
 
 
-class Mailbox(VirtualObject):
+class ParityMailbox(VirtualObject):
     """Waits on awakeables while holding its key; shared handlers look in meanwhile."""
 
     async def wait(self, ctx: restate.ObjectContext, label: str) -> str:
@@ -150,7 +150,7 @@ class Mailbox(VirtualObject):
 # -- calls and sends -------------------------------------------------------------------------------
 
 
-class Relay(Service):
+class ParityRelay(Service):
     """Calls and sends between services, by method and by name."""
 
     async def greet(self, ctx: restate.Context, name: str) -> str:
@@ -160,10 +160,10 @@ class Relay(Service):
         return Item(name=item.name.upper(), qty=item.qty * 2)
 
     async def call_service(self, ctx: restate.Context, name: str) -> str:
-        return await ctx.service_call(Relay.greet, name)
+        return await ctx.service_call(ParityRelay.greet, name)
 
     async def call_typed(self, ctx: restate.Context, item: Item) -> dict[str, Any]:
-        result = await ctx.service_call(Relay.echo_item, item)
+        result = await ctx.service_call(ParityRelay.echo_item, item)
         return {"type": type(result).__name__, "value": result.model_dump()}
 
     async def call_object(self, ctx: restate.Context, call: CounterCall) -> int:
@@ -174,7 +174,7 @@ class Relay(Service):
         return int(json.loads(raw))
 
     async def call_workflow_shared(self, ctx: restate.Context, workflow_id: str) -> str | None:
-        return await ctx.workflow_call(Approval.status, workflow_id, None)
+        return await ctx.workflow_call(ParityApproval.status, workflow_id, None)
 
     async def send_object(self, ctx: restate.Context, key: str) -> bool:
         handle = ctx.object_send(ParityCounter.add, key, 1)
@@ -182,7 +182,7 @@ class Relay(Service):
 
     async def send_delayed(self, ctx: restate.Context, delayed: Delayed) -> float:
         sent_at = await ctx.time()
-        ctx.object_send(Timeline.mark, delayed.key, "delayed", send_delay=timedelta(milliseconds=delayed.ms))
+        ctx.object_send(ParityTimeline.mark, delayed.key, "delayed", send_delay=timedelta(milliseconds=delayed.ms))
         return sent_at
 
     async def send_then_attach(self, ctx: restate.Context, key: str) -> int:
@@ -210,7 +210,7 @@ class Relay(Service):
         ctx.resolve_awakeable(resolve.awakeable_id, resolve.value)
 
     async def cancel_mailbox(self, ctx: restate.Context, key: str) -> str:
-        handle = ctx.object_send(Mailbox.cancellable, key, None)
+        handle = ctx.object_send(ParityMailbox.cancellable, key, None)
         invocation_id = await handle.invocation_id()
         ctx.cancel_invocation(invocation_id)
         try:
@@ -223,7 +223,7 @@ class Relay(Service):
 # -- virtual time ------------------------------------------------------------------------------------
 
 
-class Timeline(VirtualObject):
+class ParityTimeline(VirtualObject):
     """Sleeps, timestamps and timeouts."""
 
     async def mark(self, ctx: restate.ObjectContext, label: str) -> None:
@@ -255,7 +255,7 @@ class Timeline(VirtualObject):
 # -- ctx.run, retries and failures -------------------------------------------------------------------
 
 
-class Steps(Service):
+class ParitySteps(Service):
     """Durable steps: results, terminal errors, retries, idempotency."""
 
     async def double(self, ctx: restate.Context, n: int) -> int:
@@ -346,7 +346,7 @@ def create_product(sku: str) -> int:
 # -- workflows and promises ----------------------------------------------------------------------------
 
 
-class Approval(Workflow):
+class ParityApproval(Workflow):
     """Waits for a decision promise, resolved or rejected from shared handlers."""
 
     async def run(self, ctx: restate.WorkflowContext, amount: int) -> str:
