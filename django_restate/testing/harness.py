@@ -1,11 +1,12 @@
 """``MockRestate``: run handler classes in-process, with state in the ORM and virtual time.
 
-    def test_cart(restate_mock):
+    def test_cart(restate_mock, db):
         cart = restate_mock.object(Cart, "alice")
         assert cart.add_item(CartItem(sku="tea", quantity=2)) == 2
         assert restate_mock.state(Cart, "alice") == {"items": {"tea": 2}}
 
-Calls run at once and return the handler's result (or raise its ``TerminalError``);
+Calls run at once and return the handler's result (a ``TerminalError`` arrives as the
+client's ``HandlerError``, with its status code);
 sends, from the test or from handlers, wait until the test calls :meth:`drain`. Sleeps
 and retry back-offs move a virtual clock instead of waiting. Every method has an
 ``a``-prefixed async twin for async tests.
