@@ -15,7 +15,7 @@ from .conf import restate_settings
 from .reflect import HandlerSpec, ServiceSpec, sdk_class_for
 from .registry import registry
 from .runtime import ContextManagerFactory, invocation_context_managers
-from .serde import RawInputSerde, TypedJsonSerde
+from .serde import RawInputSerde, TypedJsonSerde, typed_json
 
 
 def build_service(
@@ -95,8 +95,8 @@ def _param(name: str, annotation: Any) -> inspect.Parameter:
 def call_serdes(spec: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
     """How a caller encodes this handler's input and decodes its output: the user's serdes
     when ``@handler`` sets them, otherwise JSON typed by the method's annotations."""
-    input_serde = spec.options.get("input_serde") or TypedJsonSerde(spec.input_type if spec.takes_input else None)
-    output_serde = spec.options.get("output_serde") or TypedJsonSerde(spec.output_type)
+    input_serde = spec.options.get("input_serde") or typed_json(spec.input_type if spec.takes_input else None)
+    output_serde = spec.options.get("output_serde") or typed_json(spec.output_type)
     return input_serde, output_serde
 
 

@@ -18,11 +18,7 @@ import abc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from restate.serde import Serde
-
-from ..endpoint import call_serdes
 from ..handlers import RestateService
-from ..reflect import HandlerSpec
 
 T = TypeVar("T")
 
@@ -61,15 +57,3 @@ class RestateTestBackend(abc.ABC):
     def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:
         """``check()``'s result once it stops raising AssertionError: the mock first runs what is
         queued; against a real server it polls, since sends run in the background there."""
-
-
-_SERDES: dict[int, tuple[HandlerSpec, tuple[Serde[Any], Serde[Any]]]] = {}
-
-
-def handler_serdes(handler: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
-    """:func:`~django_restate.endpoint.call_serdes`, built once per handler (pydantic adapters are
-    slow to build, and a mock call should cost well under a millisecond)."""
-    cached = _SERDES.get(id(handler))
-    if cached is None or cached[0] is not handler:
-        cached = _SERDES[id(handler)] = (handler, call_serdes(handler))
-    return cached[1]

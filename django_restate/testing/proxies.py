@@ -22,14 +22,10 @@ if TYPE_CHECKING:
 
 Delay = timedelta | float | int
 
-_codecs: dict[int, tuple[HandlerSpec, Codec]] = {}
-
 
 def codec(service: ServiceSpec, handler: HandlerSpec) -> Codec:
-    cached = _codecs.get(id(handler))
-    if cached is None or cached[0] is not handler:
-        cached = _codecs[id(handler)] = (handler, Codec(handler, f"{service.name}.{handler.attr}"))
-    return cached[1]
+    """The client's codec for a handler (cheap: its serdes are shared per type)."""
+    return Codec(handler, f"{service.name}.{handler.attr}")
 
 
 def outcome(inv: Invocation, output: bytes | Failure | None, codec: Codec) -> Any:

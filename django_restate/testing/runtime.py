@@ -35,12 +35,11 @@ from restate.context import RunOptions
 from restate.exceptions import SuspendedException, TerminalError
 from restate.serde import Serde
 
-from ..endpoint import call_target
+from ..endpoint import call_serdes, call_target
 from ..reflect import HandlerSpec, ServiceSpec
 from ..registry import NotRegistered, Registry
 from ..serde import TypedJsonSerde
 from . import store
-from .backend import handler_serdes
 from .clock import VirtualClock
 from .contexts import AttemptFailed, Killed, MockContext
 from .errors import MockRestateError, NestedDrive, RetryForever
@@ -523,7 +522,7 @@ class MockRuntime:
     # -- calls, sends, attach, cancel -------------------------------------------------------
 
     def serdes(self, handler: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
-        return handler_serdes(handler)
+        return call_serdes(handler)
 
     def resolve_method(self, tpe: Any, how: str, caller: Invocation) -> tuple[Target, Serde[Any], Serde[Any]]:
         """The handler that ``ctx.object_call(Cart.add_item, ...)`` names, as the endpoint exposes it."""
