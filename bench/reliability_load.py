@@ -42,6 +42,7 @@ def main() -> None:
     from django_restate.testing.server import RestateServer
     from tests.reliability.harness import DjangoProcess, LoadResult, db_connection_counter, describe, sustain
 
+    load_before = os.getloadavg()[0]  # other work on the machine skews every figure below
     old_name = connection.settings_dict["NAME"]
     test_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     connection.close()
@@ -131,6 +132,8 @@ def main() -> None:
         f"(ratio: throughput relative to concurrency {levels[0]}):\n\n{ramp_table}\n\n"
         f"Sustained at the saturating concurrency ({saturating}: the lowest level within 5% of the best) "
         f"for {args.seconds:.0f} s; DB connections are {connections_note}:\n\n{held_table}\n\n"
+        f"{os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before the run (restate-server, uvicorn "
+        "and the load generator share the machine). "
         f"Reproduce: `{prefix}.venv/bin/python -m bench.reliability_load`"
     )
     print(markdown)

@@ -98,6 +98,7 @@ class DjangoProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        self.kill()  # never leave a half-started server behind
         raise TimeoutError(f"uvicorn did not answer on {self.url} in {timeout}s:\n{self.log_tail()}")
 
     def ensure_running(self) -> None:
