@@ -11,7 +11,9 @@ from django_restate import AlreadyRegistered, NotRegistered, Service, autodiscov
 
 
 def test_demo_apps_are_discovered():
-    assert [s.name for s in registry][:3] == ["Cart", "Checkout", "Greeter"]
+    names = [s.name for s in registry]
+    assert {"Cart", "Checkout", "Greeter"} <= set(names)
+    assert names == sorted(names)
     assert registry.get(Cart).cls is Cart
     assert registry.get("Checkout").cls is Checkout
 
