@@ -66,10 +66,16 @@ def timeline(rows: Iterable[Mapping[str, Any]]) -> list[TimelineEntry]:
                 invoked_target=row.get("invoked_target"),
                 sleep_wakeup_at=parse_time(row.get("sleep_wakeup_at")) or wake_up_time(fields),
                 promise_name=row.get("promise_name"),
-                details="" if fields in ({}, None, "") else pretty_json(fields),
+                details=readable(fields),
             )
         )
     return entries
+
+
+def readable(fields: Any) -> str:
+    if fields in ({}, None, ""):
+        return ""
+    return fields if isinstance(fields, str) else pretty_json(fields)
 
 
 def parse_entry(entry_json: object) -> Any:
