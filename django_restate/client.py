@@ -257,14 +257,14 @@ class ServiceProxy:
         self._key = key
 
     def __getattr__(self, attr: str) -> HandlerRef:
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        for handler in self._spec.handlers:
-            if handler.attr == attr:
-                kind = WorkflowRunRef if handler.kind == "workflow" else HandlerRef
-                return kind(self._client, self._spec, handler, self._key)
-        names = ", ".join(h.attr for h in self._spec.handlers)
-        raise AttributeError(f"{self._spec.name} has no handler {attr!r} (its handlers: {names}).")
+        handler = _handlers_of(self._spec).get(attr)
+        if handler is None:
+            if attr.startswith("_"):
+                raise AttributeError(attr)
+            names = ", ".join(h.attr for h in self._spec.handlers)
+            raise AttributeError(f"{self._spec.name} has no handler {attr!r} (its handlers: {names}).")
+        kind = WorkflowRunRef if handler.kind == "workflow" else HandlerRef
+        return kind(self._client, self._spec, handler, self._key)
 
     def __dir__(self) -> list[str]:
         return [h.attr for h in self._spec.handlers]
@@ -282,10 +282,13 @@ class HandlerRef:
         self.service = service
         self.handler = handler
         self.key = key
-        self.codec = _codec(service, handler)
-        parts = [service.name] if key is None else [service.name, key]
-        self.target = "/".join([*parts, handler.name])
-        self.path = "/" + "/".join(quote(p, safe="") for p in [*parts, handler.name])
+        self.codec, quoted_service, quoted_handler = _static(service, handler)
+        if key is None:
+            self.target = f"{service.name}/{handler.name}"
+            self.path = f"/{quoted_service}/{quoted_handler}"
+        else:
+            self.target = f"{service.name}/{key}/{handler.name}"
+            self.path = f"/{quoted_service}/{quote(key, safe='')}/{quoted_handler}"
 
     def __repr__(self) -> str:
         return f"<HandlerRef {self.target}>"
@@ -674,14 +677,26 @@ class Codec:
             ) from None
 
 
-_codecs: dict[int, tuple[HandlerSpec, Codec]] = {}
+# Per-spec caches, keyed by id() and checked by identity (specs are rebuilt when tests re-register):
+# the client builds a proxy and a handler reference per call, so what can be worked out once is.
+_statics: dict[int, tuple[HandlerSpec, tuple[Codec, str, str]]] = {}
+_by_attr: dict[int, tuple[ServiceSpec, dict[str, HandlerSpec]]] = {}
+_by_class: dict[type, ServiceSpec] = {}
 
 
-def _codec(service: ServiceSpec, spec: HandlerSpec) -> Codec:
-    # Once per handler: the error messages name it, and the lookups below are then free.
-    cached = _codecs.get(id(spec))
+def _static(service: ServiceSpec, spec: HandlerSpec) -> tuple[Codec, str, str]:
+    """A handler's codec and its URL-quoted service and handler names."""
+    cached = _statics.get(id(spec))
     if cached is None or cached[0] is not spec:
-        cached = _codecs[id(spec)] = (spec, Codec(spec, f"{service.name}.{spec.attr}"))
+        parts = (Codec(spec, f"{service.name}.{spec.attr}"), quote(service.name, safe=""), quote(spec.name, safe=""))
+        cached = _statics[id(spec)] = (spec, parts)
+    return cached[1]
+
+
+def _handlers_of(service: ServiceSpec) -> dict[str, HandlerSpec]:
+    cached = _by_attr.get(id(service))
+    if cached is None or cached[0] is not service:
+        cached = _by_attr[id(service)] = (service, {h.attr: h for h in service.handlers})
     return cached[1]
 
 
@@ -698,8 +713,20 @@ def _spec(cls: Any, kind: str) -> ServiceSpec:
     """The spec of a handler class: from the registry, or read from a class served elsewhere."""
     if isinstance(cls, str):
         raise TypeError(f"Pass the handler class, not its name: client.{kind}(ClassName, ...) instead of {cls!r}.")
+    spec = _by_class.get(cls) if isinstance(cls, type) else None
+    if spec is None or spec.name not in registry or registry.get(spec.name) is not spec:
+        spec = _by_class[cls] = _registered_or_read(cls)
+    if spec.kind != kind:
+        raise TypeError(
+            f"{spec.name} is a {BASE_NAMES[spec.kind]}: address it with "
+            f"client.{spec.kind}({spec.cls.__name__}{'' if spec.kind == 'service' else ', key'})."
+        )
+    return spec
+
+
+def _registered_or_read(cls: Any) -> ServiceSpec:
     try:
-        spec = registry.get(cls)
+        return registry.get(cls)
     except NotRegistered:
         if not (isinstance(cls, type) and issubclass(cls, RestateService)) or cls.abstract:
             raise TypeError(
@@ -707,13 +734,7 @@ def _spec(cls: Any, kind: str) -> ServiceSpec:
                 "VirtualObject or Workflow."
             ) from None
         # A class this project calls but does not serve (another deployment serves it).
-        spec = _unregistered.get(cls) or _unregistered.setdefault(cls, reflect(cls))
-    if spec.kind != kind:
-        raise TypeError(
-            f"{spec.name} is a {BASE_NAMES[spec.kind]}: address it with "
-            f"client.{spec.kind}({spec.cls.__name__}{'' if spec.kind == 'service' else ', key'})."
-        )
-    return spec
+        return _unregistered.get(cls) or _unregistered.setdefault(cls, reflect(cls))
 
 
 def _key(cls: Any, key: Any, what: str) -> str:
