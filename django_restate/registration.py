@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .admin_api import AdminAPI
+from .admin_api import AdminAPI, tls_context
 from .conf import restate_settings
 from .reflect import ServiceSpec
 from .registry import registry
@@ -49,13 +49,13 @@ def detect_http11(url: str, timeout: float = 5.0) -> bool:
         return bool(forced == "http1")
     discover = url.rstrip("/") + "/discover"
     try:
-        with httpx.Client(http1=False, http2=True, timeout=timeout) as h2:
+        with httpx.Client(http1=False, http2=True, timeout=timeout, verify=tls_context()) as h2:
             h2.get(discover)
         return False
     except httpx.HTTPError:
         pass
     try:
-        with httpx.Client(timeout=timeout) as h1:
+        with httpx.Client(timeout=timeout, verify=tls_context()) as h1:
             h1.get(discover)
         return True
     except httpx.HTTPError as exc:
