@@ -2,9 +2,10 @@
 errors, every acknowledged increment applied once, and memory and database connections
 of the Django server stay within stated bounds.
 
-The saturating concurrency comes from ``python -m bench.reliability_load``, which ramps
-4 -> 64 concurrent clients: throughput stops growing at 32 on the 2-core CI machine.
-Timings are printed, never asserted; the bounds below are about leaks, not speed.
+The concurrency comes from ``python -m bench.reliability_load``, which ramps 4 -> 64
+concurrent clients: on a 2-core machine throughput stops growing between 16 and 32 and
+falls at 64, so 32 is at or just past saturation. Timings are printed, never asserted;
+the bounds below are about leaks, not speed.
 """
 
 from __future__ import annotations
