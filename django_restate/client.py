@@ -144,18 +144,20 @@ class RestateClient:
     def url(self) -> str:
         return self._url or str(restate_settings.INGRESS_URL).rstrip("/")
 
-    def _timeout_for(self, timeout: float | None) -> float:
-        if timeout is not None:
-            return timeout
-        return float(self._timeout if self._timeout is not None else restate_settings.TIMEOUT)
-
-    def _headers_for(self, extra: Mapping[str, str] | None, content: bytes | None) -> dict[str, str]:
-        headers = {**restate_settings.INGRESS_HEADERS, **self._headers}
+    def _prepare(
+        self, path: str, content: bytes | None, extra: Mapping[str, str] | None, timeout: float | None
+    ) -> tuple[str, dict[str, str], float]:
+        """The base URL, headers and timeout of one request, from one read of the settings."""
+        conf = restate_settings.as_dict()
+        url = self._url or str(conf["INGRESS_URL"]).rstrip("/")
+        headers = {**conf["INGRESS_HEADERS"], **self._headers}
         if content:
             headers["content-type"] = "application/json"
         if extra:
             headers.update(extra)
-        return headers
+        if timeout is None:
+            timeout = float(self._timeout if self._timeout is not None else conf["TIMEOUT"])
+        return url, headers, timeout
 
     def _sync_client(self) -> httpx.Client:
         if self._sync is None:
@@ -182,11 +184,10 @@ class RestateClient:
         timeout: float | None = None,
     ) -> httpx.Response:
         """One request to the ingress; error statuses and transport failures become typed errors."""
-        url = self.url
-        seconds = self._timeout_for(timeout)
+        url, all_headers, seconds = self._prepare(path, content, headers, timeout)
         try:
             response = self._sync_client().request(
-                method, url + path, content=content, headers=self._headers_for(headers, content), timeout=seconds
+                method, url + path, content=content, headers=all_headers, timeout=seconds
             )
         except httpx.TransportError as exc:
             raise _transport_error(url, exc, seconds) from None
@@ -204,11 +205,10 @@ class RestateClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> httpx.Response:
-        url = self.url
-        seconds = self._timeout_for(timeout)
+        url, all_headers, seconds = self._prepare(path, content, headers, timeout)
         try:
             response = await self._async_client().request(
-                method, url + path, content=content, headers=self._headers_for(headers, content), timeout=seconds
+                method, url + path, content=content, headers=all_headers, timeout=seconds
             )
         except httpx.TransportError as exc:
             raise _transport_error(url, exc, seconds) from None
@@ -773,11 +773,8 @@ def _derive_key(ref: HandlerRef, base: str | None, using: str | None) -> str:
 
 def _forbid_running_loop(method: str, target: str, twin: str | None = None, hint: str | None = None) -> None:
     """Blocking HTTP in an event loop stalls everything the loop serves: say what to use instead."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    if os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
+    # The non-raising twin of get_running_loop(): this check runs before every blocking call.
+    if asyncio.events._get_running_loop() is None or os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
         return
     hint = hint or f"In async code use `await ....{twin}(...)`, the async twin."
     raise SynchronousOnlyOperation(f"{method}() of {target} blocks and cannot run in an event loop. {hint}")
