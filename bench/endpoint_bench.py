@@ -65,7 +65,7 @@ def main() -> None:
     processes = []
     with RestateServer() as restate:
         try:
-            for name, (app_path, _) in VARIANTS.items():
+            for app_path, _ in VARIANTS.values():
                 process, url = serve(app_path)
                 processes.append(process)
                 with AdminAPI(restate.admin_url, timeout=30) as admin:
@@ -102,7 +102,7 @@ def main() -> None:
     p99_ratio = ours.percentile(99) / bare.percentile(99)
     markdown = f"""## Endpoint overhead (issue 2): bare SDK vs django_restate
 
-`{' '.join(['.venv/bin/python -m bench.endpoint_bench'] + sys.argv[1:])}` — uvicorn (HTTP/1.1) per variant, one real
+`{" ".join([".venv/bin/python -m bench.endpoint_bench"] + sys.argv[1:])}` — uvicorn (HTTP/1.1) per variant, one real
 restate-server, {args.concurrency} concurrent closed-loop clients on loopback, {args.rounds} alternating rounds of
 {args.seconds:.0f} s each after a warm-up round. Same handler body in both.
 

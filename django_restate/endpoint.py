@@ -28,7 +28,7 @@ def build_service(
         spec.name, description=spec.doc, invocation_context_managers=managers or None, **options
     )
     for handler_spec in spec.handlers:
-        typed_in = TypedJsonSerde(handler_spec.input_type) if _decodes_input(handler_spec) else None
+        typed_in = typed_json(handler_spec.input_type) if _decodes_input(handler_spec) else None
         decorator = _sdk_decorator(sdk_service, handler_spec)
         decorator(_invoker(spec.cls, handler_spec, typed_in))
         _use_typed_json(sdk_service.handlers[handler_spec.name], handler_spec, typed_in)
@@ -126,7 +126,7 @@ def _use_typed_json(handler: Handler[Any, Any], spec: HandlerSpec, typed_in: Typ
         io.input_type = TypeHint(annotation=spec.input_type, generate_json_schema=typed_in.json_schema)
     if "output_serde" not in spec.options:
         void = spec.output_type is None or spec.output_type is type(None)
-        typed_out = TypedJsonSerde(spec.output_type)
+        typed_out = typed_json(spec.output_type)
         io.output_serde = typed_out
         io.output_type = TypeHint(
             annotation=spec.output_type, is_void=void, generate_json_schema=None if void else typed_out.json_schema
