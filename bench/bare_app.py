@@ -1,13 +1,17 @@
-"""The same handler as bench/echo, on the bare Restate SDK: the baseline."""
+"""The same handler as bench/echo, on the bare Restate SDK: the baseline (and a twin as a noise control)."""
 
 import restate
 
-bare = restate.Service("BareEcho")
+
+def echo_service(name: str) -> restate.Service:
+    service = restate.Service(name)
+
+    @service.handler()
+    async def echo(ctx: restate.Context, name: str) -> str:
+        return f"Hello, {name}!"
+
+    return service
 
 
-@bare.handler()
-async def echo(ctx: restate.Context, name: str) -> str:
-    return f"Hello, {name}!"
-
-
-app = restate.app([bare])
+app = restate.app([echo_service("BareEcho")])
+control = restate.app([echo_service("BareEchoControl")])

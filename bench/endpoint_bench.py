@@ -2,7 +2,7 @@
 
 Both run under the same ASGI server (uvicorn, one process each), behind one real
 restate-server, driven through the ingress by a closed-loop load generator on
-loopback. Rounds alternate A/B so drift on a shared 2-core machine hits both.
+loopback. Rounds rotate the order so drift on a shared 2-core machine hits every variant alike.
 
     .venv/bin/python -m bench.endpoint_bench [--seconds 8] [--rounds 3] [--concurrency 16]
 """
@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "bare SDK `restate.app([...])`": ("bench.bare_app:app", "BareEcho"),
     "django_restate `get_asgi_application()`": ("bench.asgi:application", "DjangoEcho"),
+    # A second bare app, measured like the others: how far apart two identical servers land.
+    "control: bare SDK again": ("bench.bare_app:control", "BareEchoControl"),
 }
 
 
@@ -72,7 +74,12 @@ def main() -> None:
                     register(admin, url)
             results: dict[str, Run] = {}
             for round_number in range(args.rounds + 1):
-                for name, (_, service) in VARIANTS.items():
+                # Rotate the order each round: Restate slows a little as its journal grows, and
+                # whoever always ran last would pay for it.
+                names = list(VARIANTS)
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    service = VARIANTS[name][1]
                     target = f"{restate.ingress_url}/{service}/echo"
 
                     def request(client: httpx.AsyncClient, target: str = target) -> object:
@@ -93,23 +100,27 @@ def main() -> None:
                     process.kill()
                     process.wait()
 
-    (bare_name, bare), (ours_name, ours) = results.items()
+    bare, ours, control = (results[name] for name in VARIANTS)
     rows = [
         [n, f"{r.throughput:.0f}", f"{r.percentile(50):.2f}", f"{r.percentile(99):.2f}", r.errors]
-        for n, r in results.items()
+        for n, r in ((name, results[name]) for name in VARIANTS)
     ]
     throughput_ratio = ours.throughput / bare.throughput
     p99_ratio = ours.percentile(99) / bare.percentile(99)
+    control_throughput = control.throughput / bare.throughput
+    control_p99 = control.percentile(99) / bare.percentile(99)
     markdown = f"""## Endpoint overhead (issue 2): bare SDK vs django_restate
 
 `{" ".join([".venv/bin/python -m bench.endpoint_bench"] + sys.argv[1:])}` — uvicorn (HTTP/1.1) per variant, one real
-restate-server, {args.concurrency} concurrent closed-loop clients on loopback, {args.rounds} alternating rounds of
-{args.seconds:.0f} s each after a warm-up round. Same handler body in both.
+restate-server, {args.concurrency} concurrent closed-loop clients on loopback, {args.rounds} rounds
+(order rotated each round) of {args.seconds:.0f} s each after a warm-up round. Same handler body in all.
 
 {table(["variant", "invocations/s", "p50 ms", "p99 ms", "errors"], rows)}
 
 - throughput ratio (django_restate / bare): **{throughput_ratio:.3f}** (target >= 0.97)
 - p99 ratio (django_restate / bare): **{p99_ratio:.3f}** (target <= 1.05)
+- noise control, bare / bare: throughput **{control_throughput:.3f}**, p99 **{control_p99:.3f}**: a ratio
+  within this distance of 1.0 is not a measurable difference on this machine.
 """
     write_section("endpoint", markdown)
     print(markdown)

@@ -9,7 +9,10 @@ class SimpleRestateConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            runtime,  # noqa: F401  (notes which threads open database connections, from the start)
+        )
 
 
 class RestateConfig(SimpleRestateConfig):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -29,8 +30,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ParamSpec, TypeVar, overload
 
 from asgiref.sync import sync_to_async
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, transaction
-from django.dispatch import Signal
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
+from django.db.backends.signals import connection_created
+from django.dispatch import Signal, receiver
 from restate.exceptions import SuspendedException, TerminalError
 
 from . import signals
@@ -43,12 +45,31 @@ T = TypeVar("T")
 # -- database connections ---------------------------------------------------------------------
 
 
-def _tidy(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+# Threads that may hold an open database connection. Filled by ``connection_created`` in the
+# thread that connects, emptied by :func:`close_stale_connections` once that thread holds none.
+# It lets an invocation skip the two hops to asgiref's thread-sensitive thread when nothing
+# there can be stale, which is most of an invocation's overhead for handlers without async ORM.
+_threads_with_connections: set[int] = set()
+
+
+@receiver(connection_created)
+def _remember_connecting_thread(**kwargs: Any) -> None:
+    _threads_with_connections.add(threading.get_ident())
+
+
+def close_stale_connections() -> None:
+    """``close_old_connections()`` for this thread, forgetting it once it holds no connection."""
     close_old_connections()
+    if all(conn.connection is None for conn in connections.all(initialized_only=True)):
+        _threads_with_connections.discard(threading.get_ident())
+
+
+def _tidy(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    close_stale_connections()
     try:
         return fn(*args, **kwargs)
     finally:
-        close_old_connections()
+        close_stale_connections()
 
 
 class StepExecutor(ThreadPoolExecutor):
@@ -97,11 +118,13 @@ async def django_connections() -> AsyncIterator[None]:
     the connections are closed; sync actions are covered by :class:`StepExecutor`.
     """
     prepare_loop(asyncio.get_running_loop())
-    await sync_to_async(close_old_connections, thread_sensitive=True)()
+    if _threads_with_connections:
+        await sync_to_async(close_stale_connections, thread_sensitive=True)()
     try:
         yield
     finally:
-        await sync_to_async(close_old_connections, thread_sensitive=True)()
+        if _threads_with_connections:
+            await sync_to_async(close_stale_connections, thread_sensitive=True)()
 
 
 # -- signals ----------------------------------------------------------------------------------
