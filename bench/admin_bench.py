@@ -33,6 +33,7 @@ import httpx
 import restate
 
 from django_restate import VirtualObject
+from django_restate.testing.server import wait_for_http
 
 SERVICE = "BenchCart"
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,15 +128,12 @@ def start_deployment(port: int, database: str) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/restate/health", timeout=1)
-            return child
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    child.kill()
-    raise TimeoutError("the bench deployment did not start")
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=child)
+    except (RuntimeError, TimeoutError):
+        child.kill()
+        raise
+    return child
 
 
 # -- creating instances through the real server ------------------------------------------------

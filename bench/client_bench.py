@@ -45,7 +45,7 @@ from bench.results import table, write_section  # noqa: E402
 from django_restate.admin_api import AdminAPI  # noqa: E402
 from django_restate.client import RestateClient  # noqa: E402
 from django_restate.registration import register  # noqa: E402
-from django_restate.testing.server import RestateServer, free_port  # noqa: E402
+from django_restate.testing.server import RestateServer, free_port, wait_for_http  # noqa: E402
 from tests.runtime_app.restate_services import RuntimeNotebook  # noqa: E402
 
 BENCH_DB = "django_restate_bench"
@@ -70,15 +70,12 @@ def serve_django(port: int) -> subprocess.Popen[bytes]:
         env=env,
         cwd=ROOT,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/restate/health", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("uvicorn did not start")
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=process)
+    except (RuntimeError, TimeoutError):
+        process.terminate()
+        raise
+    return process
 
 
 def database_url(name: str) -> str:

@@ -14,14 +14,13 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from bench.loadgen import Run, closed_loop
 from bench.results import table, write_section
-from django_restate.testing.server import RestateServer, free_port
+from django_restate.testing.server import RestateServer, free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -40,14 +39,9 @@ def serve(app_path: str) -> tuple[subprocess.Popen[bytes], str]:
         cwd=ROOT,
         env=env,
     )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(url + "/restate/health" if "bench.asgi" in app_path else url + "/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    return process, url + ("/restate" if "bench.asgi" in app_path else "")
+    url = f"http://127.0.0.1:{port}" + ("/restate" if "bench.asgi" in app_path else "")
+    wait_for_http(url + "/health", process=process)
+    return process, url
 
 
 def main() -> None:

@@ -132,12 +132,11 @@ def real_rates() -> dict[str, float]:
     import django
 
     django.setup()
-    import httpx
 
     from django_restate.admin_api import AdminAPI
     from django_restate.registration import register
     from django_restate.testing.real import RealRestate
-    from django_restate.testing.server import RestateServer, free_port
+    from django_restate.testing.server import RestateServer, free_port, wait_for_http
 
     port = free_port()
     uvicorn = subprocess.Popen(
@@ -146,15 +145,7 @@ def real_rates() -> dict[str, float]:
         env=env,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/restate/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=uvicorn)
         with RestateServer() as server:
             with AdminAPI(server.admin_url) as admin:
                 register(admin, f"http://127.0.0.1:{port}/restate")

@@ -21,7 +21,7 @@ from django_restate.asgi import get_asgi_application
 from django_restate.registration import register
 from django_restate.sql import quote
 from django_restate.testing.live import LiveASGIServer
-from django_restate.testing.server import RestateServer, free_port
+from django_restate.testing.server import RestateServer, free_port, wait_for_http
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,18 +131,6 @@ def test_bad_payloads_fail_once_with_400(ingress, restate, body, content_type, f
     assert state_of(restate, "Cart", key) == {}
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else "exited"
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
 def serve(command: list[str], settings: str, tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "PYTHONPATH": str(ROOT)}
     env.setdefault("DEMO_SQLITE", str(tmp_path / "db.sqlite3"))
@@ -164,7 +152,7 @@ def test_daphne_and_runserver(restate, tmp_path, name, command, settings):
     port = free_port()
     process = serve([sys.executable, *[c.format(port=port) for c in command]], settings, tmp_path)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process)
+        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=process)
         with AdminAPI(restate.admin_url) as admin:
             result = register(admin, f"http://127.0.0.1:{port}/restate")
         assert result.use_http_11
@@ -184,7 +172,7 @@ def test_sigterm_still_stops_uvicorn(tmp_path):
         tmp_path,
     )
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process)
+        wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=process)
         # The SDK installs its signal handler on its first call; make sure that happened.
         assert httpx.get(f"http://127.0.0.1:{port}/restate/health").status_code == 200
         process.send_signal(signal.SIGTERM)

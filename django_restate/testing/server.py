@@ -49,6 +49,27 @@ def find_binary(start: Path | None = None) -> str:
     raise RestateServerNotFound(INSTALL_HINT)
 
 
+def wait_for_http(
+    url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None, ok: int | None = None
+) -> None:
+    """Poll ``url`` until the server behind it answers (with status ``ok`` when given).
+
+    Raises RuntimeError at once when ``process`` exits, TimeoutError after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with {process.returncode}")
+        try:
+            response = httpx.get(url, timeout=1)
+            if ok is None or response.status_code == ok:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on {url} in {timeout}s")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from django_restate.testing.server import free_port
+from django_restate.testing.server import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTER = "ReliabilityCounter"
@@ -87,19 +87,15 @@ class DjangoProcess:
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                # The first call also makes the SDK install its SIGTERM hook, as in production.
-                if httpx.get(self.url + "/restate/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.kill()  # never leave a half-started server behind
-        raise TimeoutError(f"uvicorn did not answer on {self.url} in {timeout}s:\n{self.log_tail()}")
+        try:
+            # The first call also makes the SDK install its SIGTERM hook, as in production.
+            wait_for_http(self.url + "/restate/health", timeout, process=self.process, ok=200)
+        except RuntimeError:
+            raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log_tail()}") from None
+        except TimeoutError:
+            self.kill()  # never leave a half-started server behind
+            raise TimeoutError(f"uvicorn did not answer on {self.url} in {timeout}s:\n{self.log_tail()}") from None
+        return self
 
     def ensure_running(self) -> None:
         if not self.running():
