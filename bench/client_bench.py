@@ -4,8 +4,9 @@
 
 1. The client (``client.object(RuntimeNotebook, key).header(...)``: handler lookup, input
    validation, typed output decoding) against a bare ``httpx`` POST of the same bytes to the
-   same ingress URL: sync calls, sync sends, async calls with 16 in flight. Rounds alternate
-   between the two so drift hits both alike; the ratio is client / bare throughput.
+   same ingress URL: sync calls, sync sends, async calls with 16 in flight. Each round runs the
+   bare POST twice (two httpx clients: the second is the in-run noise control) and the client,
+   in rotating order, so drift hits all three alike; the ratio is client / bare throughput.
 2. A handler doing one async ORM read and one sync ORM write (in a ``ctx.run`` step) per
    invocation, 5,000 times with 32 in flight: throughput, and PostgreSQL connections to the
    database before, at the peak and after (``pg_stat_activity``).
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,8 @@ from django_restate.testing.server import RestateServer, free_port, wait_for_htt
 from tests.runtime_app.restate_services import RuntimeNotebook  # noqa: E402
 
 BENCH_DB = "django_restate_bench"
-ROUNDS = 20
-PER_ROUND = 60
+PAIRS = 1500
+ASYNC_ROUNDS = 60
 CONCURRENCY = 16
 BATCH = 32
 ORM_INVOCATIONS = 5000
@@ -92,123 +92,122 @@ def pg_connections() -> int:
 # -- 1. client overhead ------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], None]) -> float:
+def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
-def summarise(pairs: list[tuple[float, float]], requests_per_pair: int) -> tuple[float, float, float]:
-    """Requests per second of each side, and the median ratio over groups of pairs."""
-    bare_time = sum(b for b, _ in pairs)
-    ours_time = sum(o for _, o in pairs)
-    size = max(1, len(pairs) // ROUNDS)
-    groups = [pairs[i : i + size] for i in range(0, len(pairs), size)]
-    ratios = [sum(b for b, _ in g) / sum(o for _, o in g) for g in groups]
-    total = len(pairs) * requests_per_pair
-    return total / bare_time, total / ours_time, statistics.median(ratios)
+#: The sides of every mode, measured in turn within each round: the bare POST twice (two clients,
+#: so the second is the in-run control: what "no difference" looks like now) and the client.
+SIDES = ("bare", "bare again", "client")
 
 
-def compare(bare: Callable[[], None], ours: Callable[[], None], pairs: int) -> tuple[float, float, float]:
-    """Alternate single requests (bare, ours, ours, bare, ...): each pair meets nearly the same
-    machine, so a noisy neighbour slows both sides alike instead of skewing the ratio."""
+def rotate(n: int) -> tuple[str, ...]:
+    """Round ``n``'s order: each side goes first, second and last equally often."""
+    return SIDES[n % 3 :] + SIDES[: n % 3]
+
+
+def ratios(seconds: dict[str, list[float]], requests_per_sample: int) -> tuple[float, float, float, float, float]:
+    """Requests per second of each side, client / bare (both bare sides pooled) and bare again / bare."""
+    rate = {side: requests_per_sample * len(times) / sum(times) for side, times in seconds.items()}
+    pooled = (rate["bare"] + rate["bare again"]) / 2
+    return rate["bare"], rate["bare again"], rate["client"], rate["client"] / pooled, rate["bare again"] / rate["bare"]
+
+
+def compare(sides: Mapping[str, Callable[[], object]], rounds: int) -> tuple[float, float, float, float, float]:
+    """Single requests, one per side per round in rotating order: a noisy neighbour slows all
+    three sides alike instead of skewing the ratio."""
     for _ in range(20):  # warm up connections and caches
-        bare(), ours()
-    timings = []
-    for n in range(pairs):
-        if n % 2:
-            b = timed(bare)
-            o = timed(ours)
-        else:
-            o = timed(ours)
-            b = timed(bare)
-        timings.append((b, o))
-    return summarise(timings, 1)
+        for side in SIDES:
+            sides[side]()
+    seconds: dict[str, list[float]] = {side: [] for side in SIDES}
+    for n in range(rounds):
+        for side in rotate(n):
+            seconds[side].append(timed(sides[side]))
+    return ratios(seconds, 1)
 
 
 def overhead_rows(ingress: str) -> list[list[object]]:
-    key = f"bench-{uuid.uuid4().hex[:8]}"
-    url = f"{ingress}/RuntimeNotebook/{key}/header"
     body, headers = b'"content-type"', {"content-type": "application/json"}
     client = RestateClient()
-    http = httpx.Client()
-    pairs = ROUNDS * PER_ROUND
-    rows: list[tuple[str, float, float, float]] = []
+    http, other = httpx.Client(), httpx.Client()
+    rows: list[tuple[str, float, float, float, float, float]] = []
 
-    def bare_call() -> None:
-        response = http.post(url, content=body, headers=headers)
-        response.raise_for_status()
-        response.json()
+    def fresh_key() -> tuple[str, str]:
+        """A new object key per mode: no mode waits behind another's queued invocations."""
+        key = f"bench-{uuid.uuid4().hex[:8]}"
+        return key, f"{ingress}/RuntimeNotebook/{key}/header"
 
-    def client_call() -> None:
-        client.object(RuntimeNotebook, key).header("content-type")
+    def bare(http: httpx.Client, url: str) -> Callable[[], None]:
+        def post() -> None:
+            response = http.post(url, content=body, headers=headers)
+            response.raise_for_status()
+            response.json()
 
-    other = httpx.Client()
+        return post
 
-    def bare_call_again() -> None:  # the control: bare against bare shows the harness's own noise
-        response = other.post(url, content=body, headers=headers)
-        response.raise_for_status()
-        response.json()
+    key, url = fresh_key()
+    calls = {
+        "bare": bare(http, url),
+        "bare again": bare(other, url),
+        "client": lambda: client.object(RuntimeNotebook, key).header("content-type"),
+    }
+    rows.append(("call (sync, sequential)", *compare(calls, PAIRS)))
 
-    def bare_call_busier() -> None:  # calibration: what 20 µs more CPU per request costs on this machine now
-        end = time.perf_counter() + 20e-6
-        while time.perf_counter() < end:
-            pass
-        bare_call_again()
+    key, url = fresh_key()
+    sends = {
+        "bare": bare(http, url + "/send"),
+        "bare again": bare(other, url + "/send"),
+        "client": lambda: client.object(RuntimeNotebook, key).header.send("content-type"),
+    }
+    rows.append(("send (sync, sequential)", *compare(sends, PAIRS)))
+    # Sends return before their handler runs: wait for the key's queue to drain (a call on the
+    # same object runs after all of them) so the next mode does not share the CPU with it.
+    client.object(RuntimeNotebook, key).header.call("content-type", timeout=300)
 
-    rows.append(("control: bare vs bare (sync call)", *compare(bare_call, bare_call_again, pairs // 2)))
-    rows.append(("control: bare vs bare + 20 µs CPU", *compare(bare_call, bare_call_busier, pairs // 2)))
-    rows.append(("call (sync, sequential)", *compare(bare_call, client_call, pairs)))
-
-    def bare_send() -> None:
-        response = http.post(url + "/send", content=body, headers=headers)
-        response.raise_for_status()
-        response.json()
-
-    def client_send() -> None:
-        client.object(RuntimeNotebook, key).header.send("content-type")
-
-    rows.append(("send (sync, sequential)", *compare(bare_send, client_send, pairs)))
-
-    async def compare_async() -> tuple[float, float, float]:
-        """Alternate batches of BATCH requests, CONCURRENCY in flight, on one event loop."""
+    async def compare_async() -> tuple[float, float, float, float, float]:
+        """Batches of BATCH requests, CONCURRENCY in flight, one batch per side per round."""
+        key, url = fresh_key()
         gate = asyncio.Semaphore(CONCURRENCY)
-        async with httpx.AsyncClient() as ahttp:
+        async with httpx.AsyncClient() as first, httpx.AsyncClient() as second:
 
-            async def bare_one() -> None:
-                async with gate:
-                    response = await ahttp.post(url, content=body, headers=headers)
-                    response.raise_for_status()
-                    response.json()
+            def bare_one(ahttp: httpx.AsyncClient) -> Callable[[], Any]:
+                async def post() -> None:
+                    async with gate:
+                        response = await ahttp.post(url, content=body, headers=headers)
+                        response.raise_for_status()
+                        response.json()
+
+                return post
 
             async def client_one() -> None:
                 async with gate:
                     await client.object(RuntimeNotebook, key).header.acall("content-type")
+
+            sides = {"bare": bare_one(first), "bare again": bare_one(second), "client": client_one}
 
             async def batch(one: Callable[[], Any]) -> float:
                 start = time.perf_counter()
                 await asyncio.gather(*(one() for _ in range(BATCH)))
                 return time.perf_counter() - start
 
-            await batch(bare_one), await batch(client_one)  # warm up
-            timings = []
-            for n in range(pairs // BATCH):
-                if n % 2:
-                    b = await batch(bare_one)
-                    o = await batch(client_one)
-                else:
-                    o = await batch(client_one)
-                    b = await batch(bare_one)
-                timings.append((b, o))
+            for side in SIDES:  # warm up
+                await batch(sides[side])
+            seconds: dict[str, list[float]] = {side: [] for side in SIDES}
+            for n in range(ASYNC_ROUNDS):
+                for side in rotate(n):
+                    seconds[side].append(await batch(sides[side]))
             await client.aclose()
-            return summarise(timings, BATCH)
+            return ratios(seconds, BATCH)
 
     rows.append((f"call (async, {CONCURRENCY} in flight)", *asyncio.run(compare_async())))
     http.close()
     other.close()
     client.close()
     return [
-        [name, f"{bare:.0f}", f"{ours:.0f}", f"{ours / bare:.3f}", f"{median:.3f}"] for name, bare, ours, median in rows
+        [name, f"{bare:.0f}", f"{again:.0f}", f"{ours:.0f}", f"**{ratio:.3f}**", f"{control:.3f}"]
+        for name, bare, again, ours, ratio, control in rows
     ]
 
 
@@ -217,6 +216,8 @@ def cpu_rows() -> list[list[object]]:
     httpx.MockTransport, so what differs is only what the client adds (lookup, validation, decoding)."""
 
     def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/send"):
+            return httpx.Response(200, json={"invocationId": "inv_1bench", "status": "Accepted"})
         return httpx.Response(200, content=b'"application/json"', headers={"content-type": "application/json"})
 
     transport = httpx.MockTransport(answer)
@@ -228,20 +229,34 @@ def cpu_rows() -> list[list[object]]:
         {"content-type": "application/json"},
     )
     n = 2000
+    modes = {
+        "call": (
+            lambda: http.post(url, content=body, headers=headers).json(),
+            lambda: client.object(RuntimeNotebook, "k").header("content-type"),
+        ),
+        "send": (
+            lambda: http.post(url + "/send", content=body, headers=headers).json(),
+            lambda: client.object(RuntimeNotebook, "k").header.send("content-type"),
+        ),
+    }
+    rows: list[list[object]] = []
+    for mode, (bare_one, client_one) in modes.items():
 
-    def bare() -> None:
-        for _ in range(n):
-            http.post(url, content=body, headers=headers).json()
+        def bare(one: Callable[[], object] = bare_one) -> None:
+            for _ in range(n):
+                one()
 
-    def ours() -> None:
-        for _ in range(n):
-            client.object(RuntimeNotebook, "k").header("content-type")
+        def ours(one: Callable[[], object] = client_one) -> None:
+            for _ in range(n):
+                one()
 
-    bare(), ours()
-    rounds = [(timed(bare), timed(ours)) for _ in range(9)]  # interleaved; the best round of each
-    bare_us = min(b for b, _ in rounds) / n * 1e6
-    ours_us = min(o for _, o in rounds) / n * 1e6
-    return [["call, in-process transport", f"{bare_us:.0f}", f"{ours_us:.0f}", f"{ours_us - bare_us:.0f}"]]
+        bare()
+        ours()
+        rounds = [(timed(bare), timed(ours)) for _ in range(9)]  # interleaved; the best round of each
+        bare_us = min(b for b, _ in rounds) / n * 1e6
+        ours_us = min(o for _, o in rounds) / n * 1e6
+        rows.append([f"{mode}, in-process transport", f"{bare_us:.0f}", f"{ours_us:.0f}", f"{ours_us - bare_us:.0f}"])
+    return rows
 
 
 # -- 2. ORM in handlers ------------------------------------------------------------------------
@@ -328,11 +343,14 @@ def main() -> None:
         [
             "## Client overhead and ORM in handlers (`python -m bench.client_bench`)",
             "Client vs a bare `httpx` POST of the same body to the same ingress URL, against "
-            "`RuntimeNotebook.header` (no step, no database), requests per second. Single requests (async: "
-            f"batches of {BATCH}) alternate between the two, {ROUNDS * PER_ROUND} per side (async: "
-            f"{ROUNDS * PER_ROUND // BATCH} batches); ratio = client / "
-            "bare throughput (target >= 0.95), and its median over groups of consecutive pairs.",
-            table(["mode", "bare httpx req/s", "client req/s", "ratio", "median round ratio"], overhead),
+            "`RuntimeNotebook.header` (no step, no database; a fresh object key per mode), requests per second. "
+            "Each round makes one request (async: one batch of "
+            f"{BATCH}, {CONCURRENCY} in flight) per side, in rotating order: the bare POST from two separate "
+            "httpx clients, then the django_restate client; "
+            f"{PAIRS} rounds (async: {ASYNC_ROUNDS}). Ratio = client / bare throughput, both bare sides pooled "
+            "(target >= 0.95). Control = bare again / bare: the same code twice, so its distance from 1.0 is "
+            "this run's noise.",
+            table(["mode", "bare req/s", "bare again req/s", "client req/s", "ratio", "control"], overhead),
             "What the client itself costs per call, with both sides answered in-process (no network; best of "
             "9 interleaved rounds of 2,000):",
             table(["mode", "bare httpx µs/call", "client µs/call", "client adds µs"], cpu),

@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -57,7 +58,7 @@ from .exceptions import (
 from .handlers import RestateService
 from .reflect import BASE_NAMES, HandlerSpec, ServiceSpec, reflect
 from .registry import NotRegistered, registry
-from .serde import describe, typed_json
+from .serde import TypedJsonSerde, call_serdes, describe
 
 logger = logging.getLogger("django_restate.client")
 
@@ -107,6 +108,7 @@ class RestateClient:
         self._transport = transport
         self._async_transport = async_transport
         self._sync: httpx.Client | None = None
+        self._cached_basics: tuple[dict[str, Any], tuple[str, dict[str, str], dict[str, str], float]] | None = None
         self._lock = threading.Lock()
         # An AsyncClient's connections belong to the loop that opened them; Django runs
         # async views of a WSGI project in a new loop per request.
@@ -135,42 +137,49 @@ class RestateClient:
         Its output is decoded as plain JSON; ``ref.invocation(...)`` on a handler
         reference decodes it with the handler's output type.
         """
-        path = f"/restate/invocation/{quote(invocation_id, safe='')}"
-        return InvocationHandle(self, path, invocation_id, None, None, invocation_id)
+        return InvocationHandle(self, invocation_id, None, None, invocation_id)
 
     # -- transport ------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return self._url or str(restate_settings.INGRESS_URL).rstrip("/")
+        return self._basics()[0]
 
     def _prepare(
-        self, path: str, content: bytes | None, extra: Mapping[str, str] | None, timeout: float | None
+        self, content: bytes | None, extra: Mapping[str, str] | None, timeout: float | None
     ) -> tuple[str, dict[str, str], float]:
-        """The base URL, headers and timeout of one request, from one read of the settings."""
-        conf = restate_settings.as_dict()
-        url = self._url or str(conf["INGRESS_URL"]).rstrip("/")
-        headers = {**conf["INGRESS_HEADERS"], **self._headers}
-        if content:
-            headers["content-type"] = "application/json"
+        """The base URL, headers and timeout of one request."""
+        url, plain, json_headers, default_timeout = self._basics()
+        headers = json_headers if content else plain
         if extra:
-            headers.update(extra)
-        if timeout is None:
+            headers = {**headers, **extra}
+        return url, headers, default_timeout if timeout is None else timeout
+
+    def _basics(self) -> tuple[str, dict[str, str], dict[str, str], float]:
+        """URL, headers (without and with a JSON body) and timeout, worked out once per settings
+        (``override_settings`` of ``RESTATE`` builds new settings, so they are worked out again)."""
+        conf = restate_settings.as_dict()
+        cached = self._cached_basics
+        if cached is None or cached[0] is not conf:
+            url = self._url or str(conf["INGRESS_URL"]).rstrip("/")
+            headers = {**conf["INGRESS_HEADERS"], **self._headers}
             timeout = float(self._timeout if self._timeout is not None else conf["TIMEOUT"])
-        return url, headers, timeout
+            json_headers = {**headers, "content-type": "application/json"}
+            cached = self._cached_basics = (conf, (url, headers, json_headers, timeout))
+        return cached[1]
 
     def _sync_client(self) -> httpx.Client:
         if self._sync is None:
             with self._lock:
                 if self._sync is None:
-                    self._sync = httpx.Client(transport=self._transport)
+                    self._sync = httpx.Client(transport=self._transport, timeout=self._basics()[3])
         return self._sync
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         http = self._async.get(loop)
         if http is None:
-            http = self._async[loop] = httpx.AsyncClient(transport=self._async_transport)
+            http = self._async[loop] = httpx.AsyncClient(transport=self._async_transport, timeout=self._basics()[3])
         return http
 
     def request(
@@ -184,10 +193,11 @@ class RestateClient:
         timeout: float | None = None,
     ) -> httpx.Response:
         """One request to the ingress; error statuses and transport failures become typed errors."""
-        url, all_headers, seconds = self._prepare(path, content, headers, timeout)
+        url, all_headers, seconds = self._prepare(content, headers, timeout)
+        http = self._sync_client()
         try:
-            response = self._sync_client().request(
-                method, url + path, content=content, headers=all_headers, timeout=seconds
+            response = http.request(
+                method, url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
             )
         except httpx.TransportError as exc:
             raise _transport_error(url, exc, seconds) from None
@@ -205,10 +215,11 @@ class RestateClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> httpx.Response:
-        url, all_headers, seconds = self._prepare(path, content, headers, timeout)
+        url, all_headers, seconds = self._prepare(content, headers, timeout)
+        http = self._async_client()
         try:
-            response = await self._async_client().request(
-                method, url + path, content=content, headers=all_headers, timeout=seconds
+            response = await http.request(
+                method, url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
             )
         except httpx.TransportError as exc:
             raise _transport_error(url, exc, seconds) from None
@@ -251,6 +262,9 @@ client = RestateClient()
 class ServiceProxy:
     """The handlers of one service, object (``key``) or workflow (``key`` = workflow id), as attributes."""
 
+    # A proxy and a handler reference are built for every call: slots keep that cheap.
+    __slots__ = ("_client", "_spec", "_key")
+
     def __init__(self, restate: RestateClient, spec: ServiceSpec, key: str | None) -> None:
         self._client = restate
         self._spec = spec
@@ -277,18 +291,22 @@ class ServiceProxy:
 class HandlerRef:
     """One handler of one service, object or workflow. Calling it waits for the result."""
 
+    __slots__ = ("client", "service", "handler", "key", "codec", "path", "target")
+
     def __init__(self, restate: RestateClient, service: ServiceSpec, handler: HandlerSpec, key: str | None) -> None:
         self.client = restate
         self.service = service
         self.handler = handler
         self.key = key
         self.codec, quoted_service, quoted_handler = _static(service, handler)
+        #: ``Service/handler`` or ``Object/key/handler``, as error messages name it.
+        self.target: str
         if key is None:
             self.target = f"{service.name}/{handler.name}"
             self.path = f"/{quoted_service}/{quoted_handler}"
         else:
             self.target = f"{service.name}/{key}/{handler.name}"
-            self.path = f"/{quoted_service}/{quote(key, safe='')}/{quoted_handler}"
+            self.path = f"/{quoted_service}/{_quote(key)}/{quoted_handler}"
 
     def __repr__(self) -> str:
         return f"<HandlerRef {self.target}>"
@@ -450,7 +468,7 @@ class HandlerRef:
     def invocation(self, *, idempotency_key: str) -> InvocationHandle:
         """The invocation of this handler started with ``idempotency_key``, to attach to or read."""
         path = f"/restate/invocation{self.path}/{quote(idempotency_key, safe='')}"
-        return InvocationHandle(self.client, path, None, None, self.codec, self.target)
+        return InvocationHandle(self.client, None, None, self.codec, self.target, path)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -466,9 +484,7 @@ class HandlerRef:
 
     def _handle(self, response: httpx.Response) -> InvocationHandle:
         accepted = response.json()
-        invocation_id = accepted["invocationId"]
-        path = f"/restate/invocation/{quote(invocation_id, safe='')}"
-        return InvocationHandle(self.client, path, invocation_id, accepted.get("status"), self.codec, self.target)
+        return InvocationHandle(self.client, accepted["invocationId"], accepted.get("status"), self.codec, self.target)
 
 
 class WorkflowRunRef(HandlerRef):
@@ -478,6 +494,8 @@ class WorkflowRunRef(HandlerRef):
     ``attach()`` waits for its result and ``output()`` reads it if it has finished,
     from anywhere that knows the workflow id.
     """
+
+    __slots__ = ()
 
     def send(
         self,
@@ -523,23 +541,31 @@ class WorkflowRunRef(HandlerRef):
     def _workflow_handle(self, invocation_id: str | None = None, status: str | None = None) -> InvocationHandle:
         assert self.key is not None
         path = f"/restate/workflow/{quote(self.service.name, safe='')}/{quote(self.key, safe='')}"
-        return InvocationHandle(self.client, path, invocation_id, status, self.codec, self.target)
+        return InvocationHandle(self.client, invocation_id, status, self.codec, self.target, path)
 
     def _by_workflow(self, handle: InvocationHandle) -> InvocationHandle:
         return self._workflow_handle(handle.invocation_id, handle.status)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InvocationHandle:
     """An invocation that was sent (or looked up): attach to it, or read its output."""
 
     client: RestateClient = field(repr=False)
-    path: str = field(repr=False)
     invocation_id: str | None
     #: ``"Accepted"``, or ``"PreviouslyAccepted"`` when an idempotency key / workflow id matched.
     status: str | None
     codec: Codec | None = field(repr=False)
     target: str
+    #: Where it is addressed on the ingress when not by its id (a workflow id, an idempotency key).
+    address: str | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> str:
+        if self.address is not None:
+            return self.address
+        assert self.invocation_id is not None
+        return f"/restate/invocation/{quote(self.invocation_id, safe='')}"
 
     def attach(self, *, timeout: float | None = None) -> Any:
         """Wait for the invocation to finish and return its result (or raise its ``HandlerError``)."""
@@ -631,45 +657,43 @@ class PendingSend:
 
 
 class Codec:
-    """A handler's input encoder and output decoder, built once per handler."""
+    """A handler's input encoder and output decoder, built once per handler.
+
+    The serdes are the ones every caller uses (:func:`~django_restate.serde.call_serdes`), so
+    client and endpoint agree on the JSON. Typed JSON is validated here, before anything is
+    sent: a wrong input is the caller's :class:`InvalidPayload`, not a round trip to a 400.
+    """
 
     def __init__(self, spec: HandlerSpec, label: str) -> None:
         self.spec = spec
         self.label = label
         self.takes_input = spec.takes_input
-        self.input_serde = spec.options.get("input_serde")
-        self.output_serde = spec.options.get("output_serde")
-        # The same cached serdes as the endpoint's, so both ends agree on the JSON.
-        self.typed_in = typed_json(spec.input_type) if self.takes_input and self.input_serde is None else None
-        self.typed_out = typed_json(spec.output_type) if self.output_serde is None else None
+        self.input_serde, self.output_serde = call_serdes(spec)
 
     def encode(self, arg: Any) -> bytes | None:
-        spec = self.spec
         if not self.takes_input:
             if arg is not MISSING:
                 raise TypeError(f"{self.label} takes no input, but got {type(arg).__name__}.")
             return None
         if arg is MISSING:
-            raise TypeError(f"{self.label} takes an input ({_type_name(spec.input_type)}); pass it.")
-        if self.input_serde is not None:
-            return bytes(self.input_serde.serialize(arg))
-        assert self.typed_in is not None
+            raise TypeError(f"{self.label} takes an input ({_type_name(self.spec.input_type)}); pass it.")
+        serde = self.input_serde
+        if not isinstance(serde, TypedJsonSerde):
+            return bytes(serde.serialize(arg))
         try:
-            value = self.typed_in.adapter.validate_python(arg)
+            value = serde.validate_python(arg)
         except pydantic.ValidationError as exc:
             raise InvalidPayload(
-                f"The input for {self.label} is not a valid {_type_name(spec.input_type)}: {describe(exc)}"
+                f"The input for {self.label} is not a valid {_type_name(self.spec.input_type)}: {describe(exc)}"
             ) from None
-        return self.typed_in.serialize(value) or None
+        return serde.serialize(value) or None
 
     def decode(self, body: bytes) -> Any:
-        if self.output_serde is not None:
-            return self.output_serde.deserialize(body)
-        assert self.typed_out is not None
+        serde = self.output_serde
+        if not isinstance(serde, TypedJsonSerde):
+            return serde.deserialize(body)
         try:
-            if not body:
-                return self.typed_out.adapter.validate_python(None)
-            return self.typed_out.adapter.validate_json(body)
+            return serde.validate_json(body) if body else serde.validate_python(None)
         except pydantic.ValidationError as exc:
             raise InvalidPayload(
                 f"{self.label} returned a value that is not a {_type_name(self.spec.output_type)}: "
@@ -737,6 +761,14 @@ def _registered_or_read(cls: Any) -> ServiceSpec:
         return _unregistered.get(cls) or _unregistered.setdefault(cls, reflect(cls))
 
 
+#: Keys made only of characters a URL path segment keeps as they are need no quoting (most do not).
+_plain = re.compile(r"[A-Za-z0-9_.~-]+").fullmatch
+
+
+def _quote(segment: str) -> str:
+    return segment if _plain(segment) else quote(segment, safe="")
+
+
 def _key(cls: Any, key: Any, what: str) -> str:
     if not isinstance(key, str):
         raise TypeError(f"The {what} of {getattr(cls, '__name__', cls)} must be a str, not {type(key).__name__}.")
@@ -778,6 +810,11 @@ def _forbid_running_loop(method: str, target: str, twin: str | None = None, hint
         return
     hint = hint or f"In async code use `await ....{twin}(...)`, the async twin."
     raise SynchronousOnlyOperation(f"{method}() of {target} blocks and cannot run in an event loop. {hint}")
+
+
+def _timeout_arg(http: httpx.Client | httpx.AsyncClient, seconds: float) -> Any:
+    """The HTTP client's own timeout when it is the one wanted: httpx builds a new one per request otherwise."""
+    return httpx.USE_CLIENT_DEFAULT if http.timeout.read == seconds else seconds
 
 
 def _transport_error(url: str, exc: httpx.TransportError, timeout: float) -> RestateClientError:

@@ -9,13 +9,12 @@ from typing import Any
 
 import restate
 from restate.handler import RESTATE_UNIQUE_HANDLER_SYMBOL, Handler, TypeHint
-from restate.serde import Serde
 
 from .conf import restate_settings
 from .reflect import HandlerSpec, ServiceSpec, sdk_class_for
 from .registry import registry
 from .runtime import ContextManagerFactory, invocation_context_managers
-from .serde import RawInputSerde, TypedJsonSerde, typed_json
+from .serde import RawInputSerde, TypedJsonSerde, call_serdes, typed_json
 
 
 def build_service(
@@ -90,14 +89,6 @@ def _invoker(cls: type, spec: HandlerSpec, typed_in: TypedJsonSerde | None) -> C
 
 def _param(name: str, annotation: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation)
-
-
-def call_serdes(spec: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
-    """How a caller encodes this handler's input and decodes its output: the user's serdes
-    when ``@handler`` sets them, otherwise JSON typed by the method's annotations."""
-    input_serde = spec.options.get("input_serde") or typed_json(spec.input_type if spec.takes_input else None)
-    output_serde = spec.options.get("output_serde") or typed_json(spec.output_type)
-    return input_serde, output_serde
 
 
 def call_target(cls: type, spec: HandlerSpec) -> Any:

@@ -9,12 +9,15 @@ terminal 400 instead of the SDK's 500.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 import pydantic_core
 from restate.exceptions import TerminalError
 from restate.serde import Serde
+
+if TYPE_CHECKING:
+    from .reflect import HandlerSpec
 
 BAD_INPUT_STATUS = 400
 
@@ -25,6 +28,13 @@ class TypedJsonSerde(Serde[Any]):
     def __init__(self, annotation: Any) -> None:
         self.annotation = annotation
         self.adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(annotation)
+        # The adapter's core validator and serializer, called directly: the adapter's own methods
+        # add a layer of keyword handling per call, and these run once per invocation on both ends.
+        #: Python value -> validated value; raises ``pydantic.ValidationError``.
+        self.validate_python = self.adapter.validator.validate_python
+        #: JSON bytes -> validated value; raises ``pydantic.ValidationError``.
+        self.validate_json = self.adapter.validator.validate_json
+        self._to_json = self.adapter.serializer.to_json
 
     def json_schema(self) -> dict[str, Any]:
         return self.adapter.json_schema(mode="serialization")
@@ -33,13 +43,13 @@ class TypedJsonSerde(Serde[Any]):
         if not buf:
             return self.validate(None, "an empty body")
         try:
-            return self.adapter.validate_json(buf)
+            return self.validate_json(buf)
         except pydantic.ValidationError as exc:
             raise bad_input(describe(exc)) from None
 
     def validate(self, value: Any, what: str) -> Any:
         try:
-            return self.adapter.validate_python(value)
+            return self.validate_python(value)
         except pydantic.ValidationError as exc:
             raise bad_input(f"{what} is not a valid input: {describe(exc)}") from None
 
@@ -47,7 +57,7 @@ class TypedJsonSerde(Serde[Any]):
         if obj is None:
             return b""
         try:
-            return self.adapter.dump_json(obj)
+            return self._to_json(obj)
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
             raise TerminalError(f"The handler returned a value that cannot be encoded as JSON: {exc}") from None
 
@@ -74,6 +84,15 @@ def typed_json(annotation: Any) -> TypedJsonSerde:
         return _cached_typed_json(annotation)
     except TypeError:  # an unhashable annotation (e.g. Annotated with a dict): build it each time
         return TypedJsonSerde(annotation)
+
+
+def call_serdes(spec: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
+    """How a caller encodes this handler's input and decodes its output: the user's serdes when
+    ``@handler`` sets them, otherwise JSON typed by the method's annotations. One answer for every
+    caller (the client, handlers calling handlers, the mock), so all agree with the endpoint."""
+    input_serde = spec.options.get("input_serde") or typed_json(spec.input_type if spec.takes_input else None)
+    output_serde = spec.options.get("output_serde") or typed_json(spec.output_type)
+    return input_serde, output_serde
 
 
 def bad_input(message: str) -> TerminalError:

@@ -35,10 +35,10 @@ from restate.context import RunOptions
 from restate.exceptions import SuspendedException, TerminalError
 from restate.serde import Serde
 
-from ..endpoint import call_serdes, call_target
+from ..endpoint import call_target
 from ..reflect import HandlerSpec, ServiceSpec
 from ..registry import NotRegistered, Registry
-from ..serde import TypedJsonSerde
+from ..serde import TypedJsonSerde, call_serdes
 from . import store
 from .clock import VirtualClock
 from .contexts import AttemptFailed, Killed, MockContext
