@@ -66,7 +66,10 @@ def test_staff_finds_a_virtual_objects_state_edits_it_and_sees_the_new_value(
     wait.until(expected_conditions.presence_of_element_located((By.ID, "restate-state-search")))
     browser.find_element(By.NAME, "service").send_keys(SERVICE)
     browser.find_element(By.NAME, "key_prefix").send_keys(key[:-3])
+    unfiltered = browser.find_element(By.ID, "restate-state-search")
     browser.find_element(By.CSS_SELECTOR, "#restate-state-search input[type=submit]").click()
+    # The unfiltered list may show the key too: wait for the search's own page before clicking.
+    wait.until(expected_conditions.staleness_of(unfiltered))
     wait.until(expected_conditions.element_to_be_clickable((By.LINK_TEXT, key))).click()
 
     # Edit the "items" entry.

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from .. import partitions
 from ..admin_api import AdminAPI
 from ..models import State
 from ..state import ENCODINGS, entries, state_version
@@ -40,10 +41,15 @@ def instance_url(service: str, key: str, pk: int | None = None) -> str:
 
 
 def read_state(api: AdminAPI, service: str, key: str, pk: int | None) -> dict[str, bytes]:
-    """The instance's state, through its partition key when the link carried one.
+    """The instance's state, read from its partition alone when its partition key is known.
 
-    A stale or forged ``pk`` finds nothing, so an empty answer is checked without it.
+    The key's own partition key is used when the server agrees with ours; otherwise the one
+    the link carried, and since a stale or forged ``pk`` finds nothing, an empty answer
+    is checked without it.
     """
+    own = partitions.narrowing(api, key)
+    if own is not None:
+        return api.get_state(service, key, own)
     state = api.get_state(service, key, pk) if pk is not None else {}
     return state or api.get_state(service, key)
 

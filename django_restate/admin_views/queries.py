@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import partitions
 from ..admin_api import AdminAPI, AdminAPIError
 from ..sql import quote
 
@@ -90,9 +91,11 @@ def state_instances(api: AdminAPI, *, service: str | None = None, key_prefix: st
 
 def locked_by(api: AdminAPI, service: str, key: str) -> str | None:
     """The invocation that holds this object's lock right now, if any."""
+    own = partitions.narrowing(api, key)
+    narrow = f"partition_key = {quote(own)} AND " if own is not None else ""
     rows = api.query(
         "SELECT invocation_id FROM sys_keyed_service_status "
-        f"WHERE service_name = {quote(service)} AND service_key = {quote(key)}"
+        f"WHERE {narrow}service_name = {quote(service)} AND service_key = {quote(key)}"
     )
     return str(rows[0]["invocation_id"]) if rows else None
 
@@ -131,8 +134,40 @@ class InvocationFilter:
 
 
 def invocations(api: AdminAPI, filters: InvocationFilter, page: int = 1) -> Page:
-    sql = f"SELECT {INVOCATION_LIST_COLUMNS} FROM sys_invocation{where(filters.conditions())} ORDER BY created_at DESC"
+    source, conditions = "sys_invocation", filters.conditions()
+    if filters.key is not None:
+        # One object's or workflow's invocations live in its partition: read only that one.
+        narrowed = one_partition_view(api)
+        own = partitions.narrowing(api, filters.key) if narrowed else None
+        if narrowed and own is not None:
+            source = f"({narrowed}) AS sys_invocation"
+            conditions.insert(0, f"partition_key = {quote(own)}")
+    sql = f"SELECT {INVOCATION_LIST_COLUMNS} FROM {source}{where(conditions)} ORDER BY created_at DESC"
     return fetch_page(api, sql, page)
+
+
+#: The ``sys_invocation`` view as the server defines it: its columns, then its tables.
+VIEW_DEFINITION = re.compile(
+    r"CREATE VIEW sys_invocation AS SELECT (?P<columns>.+?) FROM (?P<tables>.*\bsys_invocation_status ss\b.*)",
+    re.S | re.I,
+)
+_one_partition_views: dict[str, str | None] = {}
+
+
+def one_partition_view(api: AdminAPI) -> str | None:
+    """The server's own ``sys_invocation`` view with its rows' ``partition_key`` as a column.
+
+    The view leaves the partition key out, so a query through it cannot name one and
+    reads every partition. Read from the server (once per admin URL), the view keeps
+    its exact columns and statuses; None when the definition is not shaped as expected.
+    """
+    if api.url not in _one_partition_views:
+        rows = api.query("SELECT definition FROM information_schema.views WHERE table_name = 'sys_invocation'")
+        match = VIEW_DEFINITION.fullmatch(str(rows[0]["definition"]).strip()) if rows else None
+        _one_partition_views[api.url] = (
+            f"SELECT ss.partition_key AS partition_key, {match['columns']} FROM {match['tables']}" if match else None
+        )
+    return _one_partition_views[api.url]
 
 
 def invocation(api: AdminAPI, invocation_id: str) -> dict[str, Any] | None:
