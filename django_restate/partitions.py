@@ -14,7 +14,7 @@ import logging
 
 import xxhash
 
-from .admin_api import AdminAPI
+from .admin_api import AdminAPI, AdminAPIError
 
 logger = logging.getLogger("django_restate.partitions")
 
@@ -47,7 +47,11 @@ def narrowing(api: AdminAPI, key: str) -> int | None:
 
 def _check(api: AdminAPI) -> bool | None:
     for sql in PROBES:
-        rows = api.query(sql)
+        try:
+            rows = api.query(sql)
+        except AdminAPIError as exc:  # a server without these tables or columns (transient errors are retried)
+            logger.warning("Cannot check Restate's partition keys at %s, lookups will scan: %s", api.url, exc)
+            return False
         if rows:
             row = rows[0]
             agrees = partition_key(str(row["key"])) == int(row["partition_key"])

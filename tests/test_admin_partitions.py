@@ -102,6 +102,24 @@ def test_the_narrowed_view_has_the_views_columns_and_statuses(notebooks, monkeyp
     assert len(narrowed) == 2 and narrowed == plain
 
 
+def test_a_server_that_cannot_answer_the_checks_is_read_without_them(notebooks, monkeypatch):
+    """The probes and the view definition fail on a server without those tables: the pages still list."""
+    monkeypatch.setattr(partitions, "_checked", {})
+    monkeypatch.setattr(partitions, "PROBES", ("SELECT service_key AS key, partition_key FROM no_such_table",))
+    monkeypatch.setattr(queries, "_one_partition_views", {})
+    monkeypatch.setattr(queries, "VIEW_QUERY", "SELECT definition FROM no_such_table")
+    key = notebooks.key("oldserver")
+    notebooks.write(key, greeting="hello")
+
+    assert partitions.narrowing(notebooks.api, key) is None
+    assert queries.one_partition_view(notebooks.api) is None
+    listing = notebooks.client.get("/admin/django_restate/invocation/", {"service": SERVICE, "key": key})
+    assert listing.context["restate_error"] is None
+    assert [r["target"] for r in listing.context["rows"]] == [f"{SERVICE}/{key}/write"]
+    page = notebooks.client.get(notebooks.instance_url(key))
+    assert [e.key for e in page.context["entries"]] == ["greeting"]
+
+
 def test_nothing_keyed_yet_means_no_answer_and_no_memory():
     """On an empty server there is nothing to compare with: ask again next time."""
     with RestateServer() as server, AdminAPI(server.admin_url) as api:

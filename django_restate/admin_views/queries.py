@@ -151,6 +151,7 @@ VIEW_DEFINITION = re.compile(
     r"CREATE VIEW sys_invocation AS SELECT (?P<columns>.+?) FROM (?P<tables>.*\bsys_invocation_status ss\b.*)",
     re.S | re.I,
 )
+VIEW_QUERY = "SELECT definition FROM information_schema.views WHERE table_name = 'sys_invocation'"
 _one_partition_views: dict[str, str | None] = {}
 
 
@@ -162,7 +163,10 @@ def one_partition_view(api: AdminAPI) -> str | None:
     its exact columns and statuses; None when the definition is not shaped as expected.
     """
     if api.url not in _one_partition_views:
-        rows = api.query("SELECT definition FROM information_schema.views WHERE table_name = 'sys_invocation'")
+        try:
+            rows = api.query(VIEW_QUERY)
+        except AdminAPIError:  # a server without information_schema: list through the view
+            rows = []
         match = VIEW_DEFINITION.fullmatch(str(rows[0]["definition"]).strip()) if rows else None
         _one_partition_views[api.url] = (
             f"SELECT ss.partition_key AS partition_key, {match['columns']} FROM {match['tables']}" if match else None
