@@ -45,6 +45,12 @@ def narrowing(api: AdminAPI, key: str) -> int | None:
     return partition_key(key) if agrees else None
 
 
+def condition(api: AdminAPI, key: str) -> str:
+    """``"partition_key = N AND "`` to open a WHERE clause about ``key``, or ``""`` when N cannot be named."""
+    own = narrowing(api, key)
+    return f"partition_key = {own} AND " if own is not None else ""
+
+
 def _check(api: AdminAPI) -> bool | None:
     for sql in PROBES:
         try:

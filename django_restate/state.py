@@ -128,7 +128,12 @@ def state_version(entries: Mapping[str, bytes]) -> str:
 def entries_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, bytes]:
     """An object's state from ``SELECT key, value FROM state`` rows (``/query`` hex-encodes binary
     columns and leaves out NULLs)."""
-    return {str(row["key"]): bytes.fromhex(str(row.get("value") or "")) for row in rows}
+    return {str(row["key"]): column_bytes(row.get("value")) for row in rows}
+
+
+def column_bytes(value: object) -> bytes:
+    """A binary ``/query`` column as bytes: JSON carries it hex-encoded, and a NULL is left out."""
+    return bytes.fromhex(str(value or ""))
 
 
 def entries(state: Mapping[str, bytes]) -> list[StateEntry]:

@@ -126,11 +126,13 @@ def show_instance(
 ) -> TemplateResponse:
     state: dict[str, bytes] = {}
     lock = None
+    promises: list[dict[str, Any]] = []
     error = None
     try:
         with AdminAPI() as api:
             state = read_state(api, service, key, pk)
             lock = queries.locked_by(api, service, key)
+            promises = queries.promises(api, service, key)
     except RESTATE_ERRORS as exc:
         error = banner(exc)
     invocations_url = (
@@ -147,6 +149,7 @@ def show_instance(
             "entries": entries(state),
             "version": state_version(state),
             "locked_by": lock,
+            "promises": promises,
             "form": form,
             "conflict": conflict,
             "can_change": can_change and error is None,

@@ -18,6 +18,7 @@ from typing import Any
 from .. import partitions
 from ..admin_api import AdminAPI, AdminAPIError
 from ..sql import quote
+from ..state import column_bytes, decode_value
 
 PER_PAGE = 50
 #: Restate invocation ids: inv_ and base62.
@@ -91,13 +92,33 @@ def state_instances(api: AdminAPI, *, service: str | None = None, key_prefix: st
 
 def locked_by(api: AdminAPI, service: str, key: str) -> str | None:
     """The invocation that holds this object's lock right now, if any."""
-    own = partitions.narrowing(api, key)
-    narrow = f"partition_key = {quote(own)} AND " if own is not None else ""
     rows = api.query(
         "SELECT invocation_id FROM sys_keyed_service_status "
-        f"WHERE {narrow}service_name = {quote(service)} AND service_key = {quote(key)}"
+        f"WHERE {partitions.condition(api, key)}service_name = {quote(service)} AND service_key = {quote(key)}"
     )
     return str(rows[0]["invocation_id"]) if rows else None
+
+
+def promises(api: AdminAPI, service: str, key: str) -> list[dict[str, Any]]:
+    """A workflow's durable promises, by name: pending, resolved (with the value) or rejected."""
+    rows = api.query(
+        "SELECT key, completed, completion_success_value, completion_failure FROM sys_promise "
+        f"WHERE {partitions.condition(api, key)}service_name = {quote(service)} AND service_key = {quote(key)} "
+        "ORDER BY key"
+    )
+    out = []
+    for row in rows:
+        value, failure = row.get("completion_success_value"), row.get("completion_failure")
+        status = "pending" if not row.get("completed") else "rejected" if failure else "resolved"
+        out.append(
+            {
+                "name": row["key"],
+                "status": status,
+                "value": decode_value(column_bytes(value)) if status == "resolved" else None,
+                "failure": failure,
+            }
+        )
+    return out
 
 
 # -- invocations -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import restate
 from restate.retry_policy import InvocationRetryPolicy
 from restate.serde import BytesSerde
 
-from django_restate import VirtualObject, handler
+from django_restate import VirtualObject, Workflow, handler
 
 
 class AdminNotebook(VirtualObject):
@@ -41,3 +41,17 @@ class AdminNotebook(VirtualObject):
     async def stumble(self, ctx: restate.ObjectContext, message: str) -> None:
         """Fails with a retryable error: Restate backs off for a minute before each retry."""
         raise RuntimeError(message)
+
+
+class AdminApproval(Workflow):
+    """Waits for a decision: its promise is what the instance page shows next to its state."""
+
+    async def run(self, ctx: restate.WorkflowContext, note: str) -> bool:
+        ctx.set("note", note)
+        return await ctx.promise("decision", type_hint=bool).value()
+
+    async def approve(self, ctx: restate.WorkflowSharedContext, approved: bool) -> None:
+        await ctx.promise("decision", type_hint=bool).resolve(approved)
+
+    async def refuse(self, ctx: restate.WorkflowSharedContext, reason: str) -> None:
+        await ctx.promise("decision", type_hint=bool).reject(reason)
