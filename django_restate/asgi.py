@@ -18,6 +18,7 @@ Projects that already route with Channels mount the pieces themselves::
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -107,13 +108,31 @@ async def refuse_protocol_errors(app: ASGIApp, scope: Scope, receive: Receive, s
     try:
         await app(scope, receive, tracking_send)
     except VMException as exc:
-        found = re.match(r"\((4\d\d)\)\s*(.*)", str(exc), re.S)
-        if started or found is None:
+        refused = client_error(exc)
+        if started or refused is None:
             raise
-        await send(
-            {"type": "http.response.start", "status": int(found[1]), "headers": [(b"content-type", b"text/plain")]}
-        )
-        await send({"type": "http.response.body", "body": found[2].encode()})
+        status, reason = refused
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": reason.encode()})
+
+
+def client_error(exc: BaseException | None) -> tuple[int, str] | None:
+    """The 4xx status and reason of an SDK protocol error that is the caller's mistake, if it is one."""
+    if not isinstance(exc, VMException):
+        return None
+    found = re.match(r"\((4\d\d)\)\s*(.*)", str(exc), re.S)
+    return (int(found[1]), found[2]) if found else None
+
+
+class AnsweredClientErrors(logging.Filter):
+    """Drops the SDK's "Exception in ASGI app" traceback for a request :func:`refuse_protocol_errors`
+    answers with a 4xx: a scanner probing ``/restate/invoke`` is not an error of this server."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and client_error(record.exc_info[1]) is not None)
+
+
+logging.getLogger("restate.server").addFilter(AnsweredClientErrors())
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
 
@@ -117,3 +118,22 @@ def test_channels_urlrouter_mounts_the_endpoint():
 
     status, body = asyncio.run(call(channels_app, http("/restate/health")))
     assert (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+def test_a_request_that_is_not_restate_is_answered_without_an_error_log(app, caplog):
+    """A scanner POSTing to /invoke gets the SDK's 4xx, and the log no ERROR traceback."""
+    with caplog.at_level(logging.DEBUG):
+        status, body = asyncio.run(call(app, http("/restate/invoke/Greeter/greet", "POST"), b'"Ada"'))
+    assert status == 415 and body
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_real_errors_are_still_logged(caplog):
+    """Only the 4xx answered for the caller are dropped: anything else still reaches the log."""
+    logger = logging.getLogger("restate.server")
+    with caplog.at_level(logging.ERROR, logger="restate.server"):
+        try:
+            raise RuntimeError("handler crashed")
+        except RuntimeError:
+            logger.exception("Exception in ASGI app")
+    assert [r.getMessage() for r in caplog.records] == ["Exception in ASGI app"]
