@@ -49,12 +49,15 @@ class RestatePageAdmin(ModelAdmin):
 
     def bind(self, view: PageView) -> PageView:
         def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            # Links resolve within the site that serves the page ({% url %} reads it too),
+            # so the pages work on a project's own AdminSite as on the default one.
+            request.current_app = self.admin_site.name
             return view(request, self, *args, **kwargs)
 
         return update_wrapper(page, view)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, str] | None = None) -> HttpResponse:
-        return self.pages[0][1](request, self)
+        return self.bind(self.pages[0][1])(request)
 
 
 @admin.register(RegisteredService)
@@ -89,3 +92,22 @@ class DeploymentAdmin(RestatePageAdmin):
         ("", deployments.deployment_list, "changelist"),
         ("register/", deployments.register_deployment, "register"),
     ]
+
+
+#: Every Restate page, by the placeholder model it hangs off.
+PAGES: dict[type[Any], type[RestatePageAdmin]] = {
+    RegisteredService: ServiceAdmin,
+    State: StateAdmin,
+    Invocation: InvocationAdmin,
+    Deployment: DeploymentAdmin,
+}
+
+
+def register_pages(site: admin.AdminSite) -> None:
+    """Put the Restate pages on a project's own admin site too (they are on ``admin.site`` already)::
+
+    ops = AdminSite(name="ops")
+    register_pages(ops)
+    """
+    for model, model_admin in PAGES.items():
+        site.register(model, model_admin)

@@ -58,7 +58,7 @@ def register_deployment(request: HttpRequest, model_admin: ModelAdmin) -> HttpRe
     """GET: what registering would do (a dry run). POST: register DEPLOYMENT_URL with Restate."""
     require(request.user.has_perm(REGISTER_PERMISSION))
     uri = restate_settings.DEPLOYMENT_URL
-    back = reverse("admin:django_restate_deployment_changelist")
+    back = reverse("admin:django_restate_deployment_changelist", current_app=request.current_app)
     dry_run = request.method != "POST"
     try:
         with AdminAPI() as api:

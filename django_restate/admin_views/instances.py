@@ -32,12 +32,12 @@ CONFIRM_TIMEOUT = 5.0
 KEYED_TYPES = ("VirtualObject", "Workflow")
 
 
-def instance_url(service: str, key: str, pk: int | None = None) -> str:
-    """The state page of one instance; ``pk``, its partition key, makes reading it cheap."""
+def instance_url(service: str, key: str, pk: int | None = None, *, current_app: str | None = None) -> str:
+    """The state page of one instance (``pk``: its partition key, a hint for servers that key differently)."""
     params: dict[str, str | int] = {"service": service, "key": key}
     if pk is not None:
         params["pk"] = pk
-    return reverse("admin:django_restate_state_instance") + "?" + urlencode(params)
+    return reverse("admin:django_restate_state_instance", current_app=current_app) + "?" + urlencode(params)
 
 
 def read_state(api: AdminAPI, service: str, key: str, pk: int | None) -> dict[str, bytes]:
@@ -77,7 +77,10 @@ def instance_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResp
         {
             **row,
             "url": instance_url(
-                row["service_name"], row["service_key"], queries.partition_key(row.get("partition_key"))
+                row["service_name"],
+                row["service_key"],
+                queries.partition_key(row.get("partition_key")),
+                current_app=request.current_app,
             ),
         }
         for row in (page.rows if page else [])
@@ -95,7 +98,7 @@ def instance_detail(request: HttpRequest, model_admin: ModelAdmin) -> HttpRespon
     require(model_admin.has_view_permission(request))
     if not service or key is None:
         messages.error(request, "Choose an instance from the list: the page needs a service and a key.")
-        return HttpResponseRedirect(reverse("admin:django_restate_state_changelist"))
+        return HttpResponseRedirect(reverse("admin:django_restate_state_changelist", current_app=request.current_app))
     can_change = model_admin.has_change_permission(request)
     form: StateChangeForm | None = None
     conflict = False
@@ -109,7 +112,7 @@ def instance_detail(request: HttpRequest, model_admin: ModelAdmin) -> HttpRespon
                 messages.error(request, f"The change was not saved. {banner(exc)}")
                 outcome = "error"
             if outcome == "applied":
-                return HttpResponseRedirect(instance_url(service, key, pk))
+                return HttpResponseRedirect(instance_url(service, key, pk, current_app=request.current_app))
             conflict = outcome == "conflict"
     return show_instance(request, model_admin, service, key, pk, form, conflict, can_change)
 
@@ -136,7 +139,9 @@ def show_instance(
     except RESTATE_ERRORS as exc:
         error = banner(exc)
     invocations_url = (
-        reverse("admin:django_restate_invocation_changelist") + "?" + urlencode({"service": service, "key": key})
+        reverse("admin:django_restate_invocation_changelist", current_app=request.current_app)
+        + "?"
+        + urlencode({"service": service, "key": key})
     )
     return render(
         request,
@@ -155,7 +160,7 @@ def show_instance(
             "can_change": can_change and error is None,
             "can_view_invocations": request.user.has_perm("django_restate.view_invocation"),
             "invocations_url": invocations_url,
-            "action_url": instance_url(service, key, pk),
+            "action_url": instance_url(service, key, pk, current_app=request.current_app),
             "encodings": list(ENCODINGS.items()),
             "restate_error": error,
         },

@@ -37,8 +37,8 @@ REFUSALS = {
 }
 
 
-def detail_url(invocation_id: str) -> str:
-    return reverse("admin:django_restate_invocation_detail", args=[invocation_id])
+def detail_url(invocation_id: str, current_app: str | None = None) -> str:
+    return reverse("admin:django_restate_invocation_detail", args=[invocation_id], current_app=current_app)
 
 
 def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
@@ -55,7 +55,7 @@ def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
     except RESTATE_ERRORS as exc:
         error = banner(exc)
         form = InvocationFilterForm(request.GET, services)
-    rows = [decorate(row) for row in (page.rows if page else [])]
+    rows = [decorate(row, current_app=request.current_app) for row in (page.rows if page else [])]
     context: dict[str, Any] = {
         "form": form,
         "rows": rows,
@@ -70,16 +70,20 @@ def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
     return render(request, model_admin, "invocation_list.html", "Restate invocations", context)
 
 
-def decorate(row: dict[str, Any], pk: int | None = None) -> dict[str, Any]:
+def list_url(request: HttpRequest) -> str:
+    return reverse("admin:django_restate_invocation_changelist", current_app=request.current_app)
+
+
+def decorate(row: dict[str, Any], pk: int | None = None, *, current_app: str | None = None) -> dict[str, Any]:
     """A ``sys_invocation`` row with parsed times and the links the pages show (``pk``: the
     target's partition key, when known)."""
     out = queries.with_times(
         row, "created_at", "modified_at", "running_at", "completed_at", "scheduled_at", "next_retry_at", "inboxed_at"
     )
-    out["url"] = detail_url(str(row["id"]))
+    out["url"] = detail_url(str(row["id"]), current_app)
     key = row.get("target_service_key")
     if key is not None and row.get("target_service_ty") in ("virtual_object", "workflow"):
-        out["instance_url"] = instance_url(str(row["target_service_name"]), str(key), pk)
+        out["instance_url"] = instance_url(str(row["target_service_name"]), str(key), pk, current_app=current_app)
     return out
 
 
@@ -105,7 +109,7 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
         f"Invocation {invocation_id}",
         {
             "invocation_id": invocation_id,
-            "invocation": decorate(row, pk) if row else None,
+            "invocation": decorate(row, pk, current_app=request.current_app) if row else None,
             "journal": entries,
             "journal_truncated": len(entries) >= queries.JOURNAL_LIMIT,
             "actions": INVOCATION_ACTIONS,
@@ -124,19 +128,28 @@ def invocation_action(request: HttpRequest, model_admin: ModelAdmin, invocation_
         messages.error(
             request, f"There is no invocation action {action!r}; use one of {', '.join(INVOCATION_ACTIONS)}."
         )
-        return HttpResponseRedirect(detail_url(invocation_id))
+        return HttpResponseRedirect(detail_url(invocation_id, request.current_app))
     if request.method != "POST":
-        return confirm(request, model_admin, action, [invocation_id], back=detail_url(invocation_id), single=True)
+        return confirm(
+            request,
+            model_admin,
+            action,
+            [invocation_id],
+            back=detail_url(invocation_id, request.current_app),
+            single=True,
+        )
     done = perform(request, action, [invocation_id])
     if action == "purge" and done:
-        return HttpResponseRedirect(reverse("admin:django_restate_invocation_changelist"))
-    return HttpResponseRedirect(detail_url(invocation_id))
+        return HttpResponseRedirect(
+            reverse("admin:django_restate_invocation_changelist", current_app=request.current_app)
+        )
+    return HttpResponseRedirect(detail_url(invocation_id, request.current_app))
 
 
 def bulk_action(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
     """The list's action form: confirm, then do the action on every selected invocation."""
     require(request.user.has_perm(MANAGE_PERMISSION))
-    back = safe_next(request, reverse("admin:django_restate_invocation_changelist"))
+    back = safe_next(request, list_url(request))
     if request.method != "POST":
         return HttpResponseRedirect(back)
     action = request.POST.get("action", "")
@@ -169,7 +182,10 @@ def confirm(
         error = banner(exc)
     for invocation_id in ids:
         row = found.get(invocation_id)
-        rows.append(decorate(row) if row else {"id": invocation_id, "url": detail_url(invocation_id), "missing": True})
+        if row:
+            rows.append(decorate(row, current_app=request.current_app))
+        else:
+            rows.append({"id": invocation_id, "url": detail_url(invocation_id, request.current_app), "missing": True})
     return render(
         request,
         model_admin,
