@@ -15,6 +15,7 @@ import logging
 import xxhash
 
 from .admin_api import AdminAPI, AdminAPIError
+from .sql import quote
 
 logger = logging.getLogger("django_restate.partitions")
 
@@ -48,7 +49,7 @@ def narrowing(api: AdminAPI, key: str) -> int | None:
 def condition(api: AdminAPI, key: str) -> str:
     """``"partition_key = N AND "`` to open a WHERE clause about ``key``, or ``""`` when N cannot be named."""
     own = narrowing(api, key)
-    return f"partition_key = {own} AND " if own is not None else ""
+    return f"partition_key = {quote(own)} AND " if own is not None else ""
 
 
 def _check(api: AdminAPI) -> bool | None:

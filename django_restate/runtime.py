@@ -187,15 +187,19 @@ def _since(start: float) -> float:
     return time.perf_counter() - start
 
 
-def is_terminal(exc: BaseException) -> bool:
-    """Whether Restate ends the invocation with this exception, as the SDK decides:
-    a ``TerminalError``, or an exception caused by one."""
+def terminal_cause(exc: BaseException) -> TerminalError | None:
+    """The ``TerminalError`` that makes Restate end the invocation with this exception, as the
+    SDK decides: the exception itself, or one that caused it."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, TerminalError):
-            return True
+            return cause
         cause = cause.__cause__
-    return False
+    return None
+
+
+def is_terminal(exc: BaseException) -> bool:
+    return terminal_cause(exc) is not None
 
 
 def invocation_context_managers() -> list[ContextManagerFactory]:

@@ -140,9 +140,7 @@ def invocation_action(request: HttpRequest, model_admin: ModelAdmin, invocation_
         )
     done = perform(request, action, [invocation_id])
     if action == "purge" and done:
-        return HttpResponseRedirect(
-            reverse("admin:django_restate_invocation_changelist", current_app=request.current_app)
-        )
+        return HttpResponseRedirect(list_url(request))
     return HttpResponseRedirect(detail_url(invocation_id, request.current_app))
 
 

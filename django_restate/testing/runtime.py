@@ -38,6 +38,7 @@ from restate.serde import Serde
 from ..endpoint import call_target
 from ..reflect import HandlerSpec, ServiceSpec
 from ..registry import NotRegistered, Registry
+from ..runtime import terminal_cause
 from ..serde import TypedJsonSerde, call_serdes
 from . import store
 from .clock import VirtualClock
@@ -292,7 +293,7 @@ class MockRuntime:
             inv.status = "paused"
             return None
         except Exception as error:
-            terminal = _terminal_cause(error)
+            terminal = terminal_cause(error)
             if terminal is not None:
                 return Failure(terminal.status_code, terminal.message)
             if inv.verify:
@@ -760,16 +761,6 @@ def _write_then_read(
 def _apply(writes: Iterable[Callable[[], None]]) -> None:
     for write in writes:
         write()
-
-
-def _terminal_cause(error: BaseException) -> TerminalError | None:
-    """Like the SDK: a TerminalError re-raised inside another exception still ends the invocation."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, TerminalError):
-            return cause
-        cause = cause.__cause__
-    return None
 
 
 def _seconds(value: timedelta | None, default: float) -> float:
