@@ -8,38 +8,33 @@ URL, :class:`AdminAPIError` when the server answers with an error.
 
 from __future__ import annotations
 
-import functools
-import ssl
 import time
 from typing import Any
-from urllib.parse import quote as quote_path
 
 import httpx
 
-from .conf import restate_settings
+from . import _http
+from ._http import tls_context
+from .exceptions import AdminAPIError, AdminAPIUnreachable
 from .sql import quote
 from .state import entries_from_rows
+
+__all__ = ["INVOCATION_ACTIONS", "AdminAPI", "AdminAPIError", "AdminAPIUnreachable", "seg", "tls_context"]
 
 INVOCATION_ACTIONS = ("cancel", "kill", "pause", "resume", "purge")
 # Right after a (re)start, partitions may have no leader yet; /query then fails briefly.
 TRANSIENT_QUERY_ERRORS = ("node lookup for partition", "doesn't exist on this node", "not the leader", "unavailable")
 
 
-class AdminAPIUnreachable(ConnectionError):
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"Cannot reach the Restate admin API at {url}: {reason}")
-        self.url = url
-
-
-class AdminAPIError(RuntimeError):
-    def __init__(self, method: str, url: str, status: int, message: str) -> None:
-        super().__init__(f"Restate admin API {method} {url} answered {status}: {message}")
-        self.url = url
-        self.status = status
-        self.message = message
-
-
 class AdminAPI:
+    """The Restate admin API at ``RESTATE["ADMIN_URL"]`` (or ``url``).
+
+    ``AdminAPI()`` uses the one ``httpx.Client`` shared per settings (see
+    :mod:`django_restate._http`), so it costs nothing to create one per page; closing it
+    leaves the shared client open. With ``url``, ``headers``, ``timeout`` or ``transport``
+    given it opens its own client, which ``close()`` (or the ``with`` block) closes.
+    """
+
     def __init__(
         self,
         url: str | None = None,
@@ -47,17 +42,24 @@ class AdminAPI:
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = (url or restate_settings.ADMIN_URL).rstrip("/")
-        self.client = httpx.Client(
-            base_url=self.url,
-            headers={**restate_settings.ADMIN_HEADERS, **(headers or {})},
-            timeout=timeout if timeout is not None else restate_settings.TIMEOUT,
-            transport=transport,
-            verify=tls_context(),
-        )
+        self._owned = not (url is None and headers is None and timeout is None and transport is None)
+        if self._owned:
+            self.target = _http.target("ADMIN", url, headers, timeout)
+            self.client = _http.build_client(self.target, transport)
+        else:
+            self.target = _http.shared_target("ADMIN")
+            self.client = _http.shared_client("ADMIN")
+        #: The base URL requests go to (it may hold credentials: print :attr:`safe_url`).
+        self.url = self.target.url
+
+    @property
+    def safe_url(self) -> str:
+        """The base URL without credentials, for messages and logs."""
+        return self.target.safe_url
 
     def close(self) -> None:
-        self.client.close()
+        if self._owned:
+            self.client.close()
 
     def __enter__(self) -> AdminAPI:
         return self
@@ -71,9 +73,10 @@ class AdminAPI:
         try:
             response = self.client.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise AdminAPIUnreachable(self.url, str(exc) or type(exc).__name__) from None
+            raise _http.transport_error(exc, self.target, unreachable=AdminAPIUnreachable) from None
         if response.status_code >= 400:
-            raise AdminAPIError(method, f"{self.url}{path}", response.status_code, error_message(response))
+            message = _http.response_message(response)
+            raise AdminAPIError(method, f"{self.safe_url}{path}", response.status_code, message)
         if not response.content:
             return None
         try:
@@ -161,23 +164,6 @@ class AdminAPI:
         self.request("PATCH", f"/invocations/{seg(invocation_id)}/{action}")
 
 
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default verifying TLS context, built once: building it reads the whole CA bundle,
-    which costs tens of milliseconds, and the admin pages open a client per request."""
-    return httpx.create_ssl_context()
-
-
 def seg(value: str) -> str:
-    """One URL path segment, whatever the user typed."""
-    return quote_path(value, safe="")
-
-
-def error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
-    if isinstance(body, dict) and "message" in body:
-        return str(body["message"])
-    return str(body)[:500]
+    """One URL path segment, whatever the user typed (``.`` and ``..`` included)."""
+    return _http.path_segment(value)

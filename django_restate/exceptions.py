@@ -1,7 +1,8 @@
-"""What :mod:`django_restate.client` raises, so callers catch one family of typed errors.
+"""The errors django_restate raises on purpose; ``except RestateError`` catches every one.
 
-``RestateClientError`` is the base of all of them. The ingress answers failures as
-JSON ``{"code", "message", "source"}``; ``source`` tells a handler's own
+``RestateClientError`` is the base of what :mod:`django_restate.client` raises;
+``AdminAPIError`` / ``AdminAPIUnreachable`` are what :mod:`django_restate.admin_api` raises.
+The ingress answers failures as JSON ``{"code", "message", "source"}``; ``source`` tells a handler's own
 ``TerminalError`` (:class:`HandlerError`) from a request the ingress refused
 (:class:`IngressError`: unknown service, bad delay, ...).
 """
@@ -14,7 +15,30 @@ if TYPE_CHECKING:
     from .client import PendingSend
 
 
-class RestateClientError(Exception):
+class RestateError(Exception):
+    """Base class of every error django_restate raises on purpose."""
+
+
+class AdminAPIUnreachable(RestateError, ConnectionError):
+    """Nothing answered at the admin API URL (refused, DNS, TLS, timeout). ``url`` has no credentials."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"Cannot reach the Restate admin API at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class AdminAPIError(RestateError, RuntimeError):
+    """The admin API answered with an error status; ``message`` is Restate's own."""
+
+    def __init__(self, method: str, url: str, status: int, message: str) -> None:
+        super().__init__(f"Restate admin API {method} {url} answered {status}: {message}")
+        self.url = url
+        self.status = status
+        self.message = message
+
+
+class RestateClientError(RestateError):
     """Base class of every error raised by the client."""
 
 

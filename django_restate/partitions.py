@@ -57,7 +57,7 @@ def _check(api: AdminAPI) -> bool | None:
         try:
             rows = api.query(sql)
         except AdminAPIError as exc:  # a server without these tables or columns (transient errors are retried)
-            logger.warning("Cannot check Restate's partition keys at %s, lookups will scan: %s", api.url, exc)
+            logger.warning("Cannot check Restate's partition keys at %s, lookups will scan: %s", api.safe_url, exc)
             return False
         if rows:
             row = rows[0]
@@ -66,7 +66,7 @@ def _check(api: AdminAPI) -> bool | None:
                 logger.warning(
                     "Restate at %s keys instances differently from this version of django_restate: "
                     "lookups of one key will scan every partition.",
-                    api.url,
+                    api.safe_url,
                 )
             return agrees
     return None
