@@ -245,7 +245,7 @@ def main() -> None:
         from django.test import Client
 
         from django_restate.admin_api import AdminAPI
-        from django_restate.registration import register
+        from django_restate.deployments import register
 
         call_command("migrate", verbosity=0)
         client = Client()

@@ -44,7 +44,7 @@ from django.test import override_settings  # noqa: E402
 from bench.results import table, write_section  # noqa: E402
 from django_restate.admin_api import AdminAPI  # noqa: E402
 from django_restate.client import RestateClient  # noqa: E402
-from django_restate.registration import register  # noqa: E402
+from django_restate.deployments import register  # noqa: E402
 from django_restate.testing.server import RestateServer, free_port, wait_for_http  # noqa: E402
 from tests.runtime_app.restate_services import RuntimeNotebook  # noqa: E402
 

@@ -56,7 +56,7 @@ def main() -> None:
 
     django.setup()
     from django_restate.admin_api import AdminAPI
-    from django_restate.registration import register
+    from django_restate.deployments import register
 
     processes = []
     with RestateServer() as restate:

@@ -134,7 +134,7 @@ def real_rates() -> dict[str, float]:
     django.setup()
 
     from django_restate.admin_api import AdminAPI
-    from django_restate.registration import register
+    from django_restate.deployments import register
     from django_restate.testing.real import RealRestate
     from django_restate.testing.server import RestateServer, free_port, wait_for_http
 

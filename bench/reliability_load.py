@@ -38,7 +38,7 @@ def main() -> None:
 
     from bench.results import table, write_section
     from django_restate.admin_api import AdminAPI
-    from django_restate.registration import register
+    from django_restate.deployments import register
     from django_restate.testing.server import RestateServer
     from tests.reliability.harness import DjangoProcess, LoadResult, db_connection_counter, describe, sustain
 

@@ -56,9 +56,9 @@ from .exceptions import (
     SendOnCommitFailed,
 )
 from .handlers import RestateService
-from .reflect import BASE_NAMES, HandlerSpec, ServiceSpec, reflect
+from .reflect import HandlerSpec, ServiceSpec, reflect
 from .registry import NotRegistered, registry
-from .serde import TypedJsonSerde, call_serdes, describe
+from .serde import TypedJsonSerde, describe
 
 logger = logging.getLogger("django_restate.client")
 
@@ -285,7 +285,7 @@ class ServiceProxy:
 
     def __repr__(self) -> str:
         where = f" {self._key!r}" if self._key is not None else ""
-        return f"<{BASE_NAMES[self._spec.kind]} {self._spec.name}{where} at {self._client.url}>"
+        return f"<{self._spec.sdk_type} {self._spec.name}{where} at {self._client.url}>"
 
 
 class HandlerRef:
@@ -300,12 +300,10 @@ class HandlerRef:
         self.key = key
         self.codec, quoted_service, quoted_handler = _static(service, handler)
         #: ``Service/handler`` or ``Object/key/handler``, as error messages name it.
-        self.target: str
+        self.target = service.target(key, handler)
         if key is None:
-            self.target = f"{service.name}/{handler.name}"
             self.path = f"/{quoted_service}/{quoted_handler}"
         else:
-            self.target = f"{service.name}/{key}/{handler.name}"
             self.path = f"/{quoted_service}/{_quote(key)}/{quoted_handler}"
 
     def __repr__(self) -> str:
@@ -659,7 +657,7 @@ class PendingSend:
 class Codec:
     """A handler's input encoder and output decoder, built once per handler.
 
-    The serdes are the ones every caller uses (:func:`~django_restate.serde.call_serdes`), so
+    The serdes are the ones every caller uses (:attr:`~django_restate.reflect.HandlerSpec.serdes`), so
     client and endpoint agree on the JSON. Typed JSON is validated here, before anything is
     sent: a wrong input is the caller's :class:`InvalidPayload`, not a round trip to a 400.
     """
@@ -668,7 +666,7 @@ class Codec:
         self.spec = spec
         self.label = label
         self.takes_input = spec.takes_input
-        self.input_serde, self.output_serde = call_serdes(spec)
+        self.input_serde, self.output_serde = spec.serdes
 
     def encode(self, arg: Any) -> bytes | None:
         if not self.takes_input:
@@ -741,10 +739,7 @@ def _spec(cls: Any, kind: str) -> ServiceSpec:
     if spec is None or spec.name not in registry or registry.get(spec.name) is not spec:
         spec = _by_class[cls] = _registered_or_read(cls)
     if spec.kind != kind:
-        raise TypeError(
-            f"{spec.name} is a {BASE_NAMES[spec.kind]}: address it with "
-            f"client.{spec.kind}({spec.cls.__name__}{'' if spec.kind == 'service' else ', key'})."
-        )
+        raise spec.wrong_kind("client")
     return spec
 
 

@@ -14,7 +14,7 @@ from .conf import restate_settings
 from .reflect import HandlerSpec, ServiceSpec, sdk_class_for
 from .registry import registry
 from .runtime import ContextManagerFactory, invocation_context_managers
-from .serde import RawInputSerde, TypedJsonSerde, call_serdes, typed_json
+from .serde import RawInputSerde, TypedJsonSerde, typed_json
 
 
 def build_service(
@@ -31,7 +31,7 @@ def build_service(
         decorator = _sdk_decorator(sdk_service, handler_spec)
         decorator(_invoker(spec.cls, handler_spec, typed_in))
         _use_typed_json(sdk_service.handlers[handler_spec.name], handler_spec, typed_in)
-        _expose_call_target(spec.cls, handler_spec, sdk_service.handlers[handler_spec.name])
+        _expose_call_target(spec, handler_spec, sdk_service.handlers[handler_spec.name])
     return sdk_service
 
 
@@ -91,20 +91,20 @@ def _param(name: str, annotation: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation)
 
 
-def call_target(cls: type, spec: HandlerSpec) -> Any:
-    """The function that ``ctx.object_call(Cart.add_item, ...)`` names, when calls by method can use it:
-    only a method defined on the class itself, since an inherited one is shared by every subclass."""
-    func = cls.__dict__.get(spec.attr)
-    return func if inspect.isfunction(func) else None
-
-
-def _expose_call_target(cls: type, spec: HandlerSpec, sdk_handler: Handler[Any, Any]) -> None:
+def _expose_call_target(service: ServiceSpec, spec: HandlerSpec, sdk_handler: Handler[Any, Any]) -> None:
     """Let other handlers call this one by method, ``ctx.object_call(Cart.add_item, key, item)``,
-    as they can call plain SDK handlers: the SDK looks the target up in the function's ``__dict__``."""
-    func = call_target(cls, spec)
-    if func is None:
+    as they can call plain SDK handlers: the SDK looks the target up in the function's ``__dict__``.
+    The method must name this handler by :meth:`Registry.for_method`'s rule (the one the mock and the
+    client follow), so a method that several registered classes inherit names none of them."""
+    func = getattr(service.cls, spec.attr)
+    try:
+        owner, _ = registry.for_method(func)
+    except LookupError:
+        vars(func).pop(RESTATE_UNIQUE_HANDLER_SYMBOL, None)
         return
-    input_serde, output_serde = call_serdes(spec)
+    if owner is not service:
+        return
+    input_serde, output_serde = spec.serdes
     io = dataclasses.replace(sdk_handler.handler_io, input_serde=input_serde, output_serde=output_serde)
     vars(func)[RESTATE_UNIQUE_HANDLER_SYMBOL] = dataclasses.replace(sdk_handler, handler_io=io)
 

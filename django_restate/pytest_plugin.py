@@ -102,7 +102,7 @@ def restate_live_server(restate_server: RestateServer, django_db_setup: Any) -> 
     from django.utils.module_loading import import_string
 
     from .admin_api import AdminAPI
-    from .registration import register
+    from .deployments import register
     from .testing.live import LiveASGIServer
 
     path = getattr(settings, "ASGI_APPLICATION", None)

@@ -8,20 +8,25 @@ Anything that looks like a handler but cannot be one is an
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 import restate
 from django.core.exceptions import ImproperlyConfigured
+from restate.serde import Serde
 
 from .handlers import OPTIONS_ATTR, RestateService
 from .serde import typed_json
 
+#: The handler's context kind, read from its first annotation.
+ContextKind = Literal["service", "exclusive", "shared", "workflow", "workflow_shared"]
+
 # Most specific first: WorkflowContext subclasses ObjectContext, which subclasses Context.
-CONTEXT_KINDS: dict[type, str] = {
+CONTEXT_KINDS: dict[type, ContextKind] = {
     restate.WorkflowContext: "workflow",
     restate.WorkflowSharedContext: "workflow_shared",
     restate.ObjectContext: "exclusive",
@@ -42,7 +47,28 @@ WHAT_TO_WRITE: dict[str, str] = {
     "workflow": "annotate it with restate.WorkflowContext (the one main handler) or restate.WorkflowSharedContext",
 }
 
-BASE_NAMES = {"service": "Service", "object": "VirtualObject", "workflow": "Workflow"}
+#: A service kind -> the SDK's (and the admin API's) name for it.
+SDK_TYPES: dict[str, str] = {"service": "Service", "object": "VirtualObject", "workflow": "Workflow"}
+
+#: ``HandlerSpec.kind`` -> the admin API's handler type (None: a Service's handlers have none).
+HANDLER_SDK_TYPES: dict[str | None, str | None] = {
+    None: None,
+    "exclusive": "Exclusive",
+    "shared": "Shared",
+    "workflow": "Workflow",
+}
+
+#: A context kind -> the annotation that gives it, as error messages name it.
+CONTEXT_ANNOTATIONS: dict[str, str] = {
+    kind: f"restate.{context_type.__name__}" for context_type, kind in CONTEXT_KINDS.items()
+}
+
+#: How to address a service of each kind, for the one "address it with ..." error.
+ADDRESS: dict[str, str] = {
+    "service": "service({cls})",
+    "object": "object({cls}, key)",
+    "workflow": "workflow({cls}, workflow_id)",
+}
 
 NO_INPUT = object()
 
@@ -57,12 +83,28 @@ class HandlerSpec:
     context_type: type
     input_type: Any  # NO_INPUT when the handler takes only the context
     output_type: Any  # None when the method returns nothing
+    #: "service", "exclusive", "shared", "workflow" or "workflow_shared": which context it takes.
+    context_kind: ContextKind = "service"
     options: dict[str, Any] = field(default_factory=dict)
     doc: str | None = None
 
     @property
     def takes_input(self) -> bool:
         return self.input_type is not NO_INPUT
+
+    @property
+    def sdk_type(self) -> str | None:
+        """The admin API's handler type: "Exclusive", "Shared", "Workflow", or None (a Service's)."""
+        return HANDLER_SDK_TYPES[self.kind]
+
+    @functools.cached_property
+    def serdes(self) -> tuple[Serde[Any], Serde[Any]]:
+        """How a caller encodes this handler's input and decodes its output: the user's serdes when
+        ``@handler`` sets them, otherwise JSON typed by the method's annotations. One answer for every
+        caller (the client, handlers calling handlers, the mock), so all agree with the endpoint."""
+        input_serde = self.options.get("input_serde") or typed_json(self.input_type if self.takes_input else None)
+        output_serde = self.options.get("output_serde") or typed_json(self.output_type)
+        return input_serde, output_serde
 
 
 @dataclass(frozen=True)
@@ -79,6 +121,24 @@ class ServiceSpec:
     @property
     def label(self) -> str:
         return f"{self.cls.__module__}.{self.cls.__qualname__}"
+
+    @property
+    def sdk_type(self) -> str:
+        """ "Service", "VirtualObject" or "Workflow", as the SDK and the admin API name it."""
+        return SDK_TYPES[self.kind]
+
+    def target(self, key: str | None, handler: HandlerSpec | str) -> str:
+        """How Restate names an invocation target: ``Greeter/greet`` or ``Cart/alice/add_item``."""
+        name = handler if isinstance(handler, str) else handler.name
+        if self.kind == "service":
+            return f"{self.name}/{name}"
+        return f"{self.name}/{key}/{name}"
+
+    def wrong_kind(self, via: str) -> TypeError:
+        """The one error for addressing this service as another kind, e.g. ``Cart is a VirtualObject:
+        address it with client.object(Cart, key)``; ``via`` is what the caller used (``client``)."""
+        how = ADDRESS[self.kind].format(cls=self.cls.__name__)
+        return TypeError(f"{self.name} is a {self.sdk_type}: address it with {via}.{how}.")
 
     def handler(self, name: str) -> HandlerSpec:
         for spec in self.handlers:
@@ -161,7 +221,7 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
     allowed = ALLOWED[kind]
     if context_type not in allowed:
         raise ImproperlyConfigured(
-            f"{where} takes restate.{context_type.__name__}, which a {BASE_NAMES[kind]} cannot have: "
+            f"{where} takes restate.{context_type.__name__}, which a {SDK_TYPES[kind]} cannot have: "
             f"{WHAT_TO_WRITE[kind]}, or move the method to a {_home_of(context_type)}."
         )
     rest = params[1:]
@@ -191,6 +251,7 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
         context_type=context_type,
         input_type=input_type,
         output_type=output_type,
+        context_kind=_context_kind(kind, handler_kind),
         options=options,
         doc=inspect.getdoc(func),
     )
@@ -203,6 +264,14 @@ def _check_json_type(where: str, role: str, annotation: Any) -> None:
     except (pydantic.PydanticUserError, pydantic.PydanticSchemaGenerationError) as exc:
         first_line = str(exc).splitlines()[0]
         raise ImproperlyConfigured(f"The {role} type of {where} cannot be used as JSON: {first_line}") from exc
+
+
+def _context_kind(kind: str, handler_kind: str | None) -> ContextKind:
+    if handler_kind is None:
+        return "service"
+    if kind == "workflow" and handler_kind == "shared":
+        return "workflow_shared"
+    return typing.cast(ContextKind, handler_kind)
 
 
 def _home_of(context_type: type) -> str:

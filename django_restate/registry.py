@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
 
 from .handlers import RestateService
-from .reflect import ServiceSpec, reflect
+from .reflect import HandlerSpec, ServiceSpec, reflect
 
 DISCOVERY_MODULE = "restate_services"
 
@@ -30,9 +31,22 @@ class NotRegistered(LookupError):
 
 class Registry:
     def __init__(self) -> None:
-        self._specs: dict[str, ServiceSpec] = {}
+        # function -> every (service, handler) whose class has it (inherited ones included),
+        # built on first use by for_method and dropped whenever the registry changes.
+        self._by_function: dict[Any, list[tuple[ServiceSpec, HandlerSpec]]] | None = None
+        self._specs = {}
         # Name clashes found by autodiscovery, reported by the system check django_restate.E006.
         self.conflicts: list[AlreadyRegistered] = []
+
+    @property
+    def _specs(self) -> dict[str, ServiceSpec]:
+        return self._services
+
+    @_specs.setter
+    def _specs(self, specs: dict[str, ServiceSpec]) -> None:
+        # Tests save and restore the registry by assigning this: drop what was derived from it.
+        self._services = specs
+        self._by_function = None
 
     def register(self, *classes: type[RestateService]) -> None:
         """Register handler classes by hand (autodiscovery does this for you)."""
@@ -49,10 +63,12 @@ class Registry:
                     'Set `name = "..."` on one of them.'
                 )
             self._specs[spec.name] = spec
+            self._by_function = None
 
     def unregister(self, *classes: type[RestateService]) -> None:
         for cls in classes:
             self._specs.pop(self.get(cls).name, None)
+        self._by_function = None
 
     def get(self, target: str | type[RestateService]) -> ServiceSpec:
         if isinstance(target, str):
@@ -64,6 +80,52 @@ class Registry:
             if spec.cls is target:
                 return spec
         raise NotRegistered(self._unknown(getattr(target, "__qualname__", repr(target))))
+
+    def spec(self, target: str | type[RestateService], kind: str, *, via: str = "client") -> ServiceSpec:
+        """The registered spec of a handler class (or service name) that the caller addresses as a
+        ``kind`` ("service", "object", "workflow"); the one ``TypeError`` when it is another kind:
+        ``Cart is a VirtualObject: address it with client.object(Cart, key)``."""
+        spec = self.get(target)
+        if spec.kind != kind:
+            raise spec.wrong_kind(via)
+        return spec
+
+    def for_method(self, func: Callable[..., Any]) -> tuple[ServiceSpec, HandlerSpec]:
+        """The service and handler that a method names: ``Cart.add_item``, or a bound
+        ``Cart().add_item``. An inherited method names the one registered class that has it; one
+        that several registered classes inherit is a ``LookupError`` (address one of them by class)."""
+        owner = getattr(func, "__self__", None)
+        function = getattr(func, "__func__", func)
+        found = self._functions().get(function, [])
+        if owner is not None and len(found) > 1:  # a bound method says which class it belongs to
+            mro = (owner if isinstance(owner, type) else type(owner)).__mro__
+            nearest = min((mro.index(s.cls) for s, _ in found if s.cls in mro), default=None)
+            if nearest is not None:
+                found = [(s, h) for s, h in found if s.cls is mro[nearest]]
+        if len(found) > 1:  # an override's own class wins over its subclasses that inherit it
+            found = [(s, h) for s, h in found if vars(s.cls).get(h.attr) is function] or found
+        if len(found) == 1:
+            return found[0]
+        name = getattr(function, "__qualname__", repr(function))
+        if found:
+            services = ", ".join(sorted(s.name for s, _ in found))
+            raise LookupError(
+                f"{name} is inherited by several services ({services}), so the method alone does not say "
+                "which one: address the service by class or by name."
+            )
+        raise LookupError(
+            f"{name} is not a handler of a registered service. Pass a method of a handler class that an "
+            f"installed app's {DISCOVERY_MODULE} module defines, e.g. Cart.add_item."
+        )
+
+    def _functions(self) -> dict[Any, list[tuple[ServiceSpec, HandlerSpec]]]:
+        if self._by_function is None:
+            table: dict[Any, list[tuple[ServiceSpec, HandlerSpec]]] = {}
+            for spec in self:
+                for handler in spec.handlers:
+                    table.setdefault(getattr(spec.cls, handler.attr), []).append((spec, handler))
+            self._by_function = table
+        return self._by_function
 
     def _unknown(self, what: str) -> str:
         known = ", ".join(sorted(self._specs)) or "none"
@@ -84,6 +146,7 @@ class Registry:
     def clear(self) -> None:
         self._specs.clear()
         self.conflicts.clear()
+        self._by_function = None
 
     def register_module(self, module: ModuleType) -> None:
         """Register every concrete handler class defined (not imported) in ``module``."""

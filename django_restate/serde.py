@@ -9,15 +9,12 @@ terminal 400 instead of the SDK's 500.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pydantic
 import pydantic_core
 from restate.exceptions import TerminalError
 from restate.serde import Serde
-
-if TYPE_CHECKING:
-    from .reflect import HandlerSpec
 
 BAD_INPUT_STATUS = 400
 
@@ -84,15 +81,6 @@ def typed_json(annotation: Any) -> TypedJsonSerde:
         return _cached_typed_json(annotation)
     except TypeError:  # an unhashable annotation (e.g. Annotated with a dict): build it each time
         return TypedJsonSerde(annotation)
-
-
-def call_serdes(spec: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
-    """How a caller encodes this handler's input and decodes its output: the user's serdes when
-    ``@handler`` sets them, otherwise JSON typed by the method's annotations. One answer for every
-    caller (the client, handlers calling handlers, the mock), so all agree with the endpoint."""
-    input_serde = spec.options.get("input_serde") or typed_json(spec.input_type if spec.takes_input else None)
-    output_serde = spec.options.get("output_serde") or typed_json(spec.output_type)
-    return input_serde, output_serde
 
 
 def bad_input(message: str) -> TerminalError:

@@ -83,7 +83,9 @@ def test_missing_and_extra_input(restate_mock):
 
 
 def test_addressing_a_class_as_the_wrong_kind(restate_mock):
-    with pytest.raises(TypeError, match=r"Checkout is a Workflow: address it with restate_mock.workflow\(Cls, id\)"):
+    with pytest.raises(
+        TypeError, match=r"Checkout is a Workflow: address it with restate_mock.workflow\(Checkout, workflow_id\)"
+    ):
         restate_mock.object(Checkout, "x")
 
 

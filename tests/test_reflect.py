@@ -188,3 +188,60 @@ def test_types_pydantic_cannot_handle_are_named_at_startup():
     expected = r"The input type of tests\.test_reflect\..*Shapes\.area cannot be used as JSON"
     with pytest.raises(ImproperlyConfigured, match=expected):
         reflect(Shapes)
+
+
+def test_spec_vocabulary_kinds_types_labels_serdes():
+    class Order(Workflow):
+        async def run(self, ctx: restate.WorkflowContext, item: Item) -> int:
+            return 1
+
+        async def peek(self, ctx: restate.WorkflowSharedContext) -> str:
+            return ""
+
+    class Ping(Service):
+        async def ping(self, ctx: restate.Context) -> None: ...
+
+    order, counter, ping = reflect(Order), reflect(Counter), reflect(Ping)
+    assert (order.sdk_type, counter.sdk_type, ping.sdk_type) == ("Workflow", "VirtualObject", "Service")
+    assert {h.name: (h.context_kind, h.sdk_type) for h in order.handlers} == {
+        "run": ("workflow", "Workflow"),
+        "peek": ("workflow_shared", "Shared"),
+    }
+    assert {h.name: (h.context_kind, h.sdk_type) for h in counter.handlers} == {
+        "add": ("exclusive", "Exclusive"),
+        "get": ("shared", "Shared"),
+    }
+    assert (ping.handlers[0].context_kind, ping.handlers[0].sdk_type) == ("service", None)
+    assert counter.target("alice", "add") == "Counter/alice/add"
+    assert counter.target("a/b", counter.handler("get")) == "Counter/a/b/get"
+    assert ping.target(None, "ping") == ping.target("", "ping") == "Ping/ping"
+    assert order.target("o-1", "run") == "Order/o-1/run"
+    run = order.handler("run")
+    encode, decode = run.serdes
+    assert run.serdes is run.serdes  # worked out once per handler
+    assert encode.serialize(Item(sku="x")) == b'{"sku":"x"}'
+    assert decode.deserialize(b"3") == 3
+
+
+def test_serdes_are_the_users_when_handler_sets_them():
+    from restate.serde import BytesSerde
+
+    class Raw(Service):
+        @handler(input_serde=BytesSerde(), output_serde=BytesSerde())
+        async def echo(self, ctx: restate.Context, data: bytes) -> bytes:
+            return data
+
+    encode, decode = reflect(Raw).handlers[0].serdes
+    assert isinstance(encode, BytesSerde) and isinstance(decode, BytesSerde)
+
+
+def test_serde_module_is_a_leaf():
+    import ast
+    import pathlib
+
+    import django_restate.serde as serde
+
+    tree = ast.parse(pathlib.Path(serde.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not any(m and (m.startswith("django_restate") or m.startswith(".")) for m in imported)
+    assert all(n.level == 0 for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))

@@ -7,7 +7,8 @@ import restate
 from django.core.exceptions import ImproperlyConfigured
 
 from demo_project.shop.restate_services import Cart, Checkout, Greeter
-from django_restate import AlreadyRegistered, NotRegistered, Service, autodiscover, registry
+from django_restate import AlreadyRegistered, NotRegistered, Service, VirtualObject, autodiscover, registry
+from django_restate.registry import Registry
 
 
 def test_demo_apps_are_discovered():
@@ -78,3 +79,91 @@ def test_clash_across_apps_is_kept_for_the_system_check(isolated_registry, fake_
 
     with pytest.raises(AlreadyRegistered):
         endpoint_app()
+
+
+# -- the spec vocabulary: one lookup from a method, one wrong-kind error ------------------------
+
+
+def _registry_of(*classes: type) -> Registry:
+    own = Registry()
+    own.register(*classes)
+    return own
+
+
+class _Base(VirtualObject):
+    abstract = True
+
+    async def ping(self, ctx: restate.ObjectSharedContext) -> str:
+        return "base"
+
+
+class _OnlyChild(_Base):
+    async def touch(self, ctx: restate.ObjectContext) -> None: ...
+
+
+class _Sibling(_Base):
+    async def ping(self, ctx: restate.ObjectSharedContext) -> str:  # overrides
+        return "sibling"
+
+
+class _Twin(_Base):
+    async def touch(self, ctx: restate.ObjectContext) -> None: ...
+
+
+def test_for_method_unbound_and_bound():
+    own = _registry_of(Cart, Greeter)
+    spec, handler = own.for_method(Cart.add_item)
+    assert (spec.cls, handler.attr) == (Cart, "add_item")
+    assert own.for_method(Cart().add_item) == (spec, handler)  # a bound method names the same handler
+
+
+def test_for_method_inherited_by_one_registered_class():
+    own = _registry_of(_OnlyChild, _Sibling)
+    spec, handler = own.for_method(_Base.ping)  # _Sibling overrides it, so only _OnlyChild has it
+    assert (spec.cls, handler.attr) == (_OnlyChild, "ping")
+    assert own.for_method(_Sibling.ping)[0].cls is _Sibling
+
+
+def test_for_method_inherited_by_several_names_them_and_a_bound_method_decides():
+    own = _registry_of(_OnlyChild, _Twin)
+    with pytest.raises(LookupError, match=r"_Base.ping is inherited by several services \(_OnlyChild, _Twin\)"):
+        own.for_method(_Base.ping)
+    assert own.for_method(_Twin().ping)[0].cls is _Twin
+
+
+def test_for_method_of_a_concrete_base_and_its_subclass():
+    class Parent(VirtualObject):
+        async def ping(self, ctx: restate.ObjectSharedContext) -> str:
+            return "parent"
+
+    class Kid(Parent):
+        async def other(self, ctx: restate.ObjectContext) -> None: ...
+
+    own = _registry_of(Parent, Kid)
+    assert own.for_method(Parent.ping)[0].cls is Parent  # the class that defines it
+    assert own.for_method(Kid().ping)[0].cls is Kid  # unless a bound method says otherwise
+
+
+def test_for_method_of_something_else():
+    own = _registry_of(Cart)
+    with pytest.raises(LookupError, match="len is not a handler of a registered service"):
+        own.for_method(len)
+    own.unregister(Cart)
+    with pytest.raises(LookupError, match="Cart.add_item is not a handler of a registered service"):
+        own.for_method(Cart.add_item)  # the table follows the registry
+
+
+def test_spec_checks_the_kind_with_one_wording():
+    own = _registry_of(Cart, Checkout, Greeter)
+    assert own.spec(Cart, "object").cls is Cart
+    assert own.spec("Greeter", "service").cls is Greeter
+    with pytest.raises(TypeError, match=r"^Cart is a VirtualObject: address it with client.object\(Cart, key\)\.$"):
+        own.spec(Cart, "service")
+    with pytest.raises(
+        TypeError, match=r"Checkout is a Workflow: address it with client.workflow\(Checkout, workflow_id\)"
+    ):
+        own.spec(Checkout, "object")
+    with pytest.raises(TypeError, match=r"Greeter is a Service: address it with restate_mock.service\(Greeter\)"):
+        own.spec(Greeter, "object", via="restate_mock")
+    with pytest.raises(NotRegistered):
+        own.spec("Nope", "service")

@@ -19,7 +19,7 @@ from django.test import override_settings
 from django_restate.admin_api import AdminAPI, AdminAPIError
 from django_restate.asgi import RestateEndpoint, RestateRouter
 from django_restate.client import RestateClient
-from django_restate.registration import register
+from django_restate.deployments import register
 from django_restate.testing.live import LiveASGIServer
 from django_restate.testing.server import RestateServer
 from tests.runtime_app.restate_services import NoteIn, RuntimeNotebook

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from ..admin_api import AdminAPI
 from ..conf import restate_settings
+from ..deployments import DeploymentUnreachable, our_deployment_ids, register
 from ..models import Deployment
-from ..registration import DeploymentUnreachable, our_deployment_ids, register
 from .base import RESTATE_ERRORS, ModelAdmin, banner, log, render, require
 from .queries import parse_time
 

@@ -9,13 +9,13 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from ..admin_api import AdminAPI
-from ..registration import SERVICE_TYPES, drift, our_deployment_ids
+from ..deployments import drift, our_deployment_ids
 from ..registry import registry
 from .base import RESTATE_ERRORS, ModelAdmin, banner, render, require
 
 
 def drift_by_service(lines: list[str]) -> dict[str, list[str]]:
-    """``registration.drift`` lines grouped by the service they name ("Cart.add_item: ..." -> Cart)."""
+    """``deployments.drift`` lines grouped by the service they name ("Cart.add_item: ..." -> Cart)."""
     grouped: dict[str, list[str]] = {}
     for line in lines:
         name = line.split(":", 1)[0].split(".", 1)[0]
@@ -46,7 +46,7 @@ def service_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRespo
     ]
     # Services the code defines but Restate does not know yet.
     missing = [
-        {"name": spec.name, "ty": SERVICE_TYPES[spec.kind], "drift": differences.get(spec.name, [])}
+        {"name": spec.name, "ty": spec.sdk_type, "drift": differences.get(spec.name, [])}
         for spec in registry
         if spec.name not in registered
     ]

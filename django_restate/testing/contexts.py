@@ -342,7 +342,7 @@ class MockContext(restate.WorkflowContext):
         headers: dict[str, str] | None,
     ) -> MockCallFuture[Any]:
         spec, handler = target
-        entry, new = self._step("call", _label(spec.name, key, handler.name), buffer)
+        entry, new = self._step("call", spec.target(key, handler), buffer)
         if new:
             self.runtime.call_from(
                 self.invocation, entry, spec, handler, key or "", buffer, idempotency_key, dict(headers or {})
@@ -367,7 +367,7 @@ class MockContext(restate.WorkflowContext):
         headers: dict[str, str] | None,
     ) -> SendHandle:
         spec, handler = target
-        entry, new = self._step("send", _label(spec.name, key, handler.name), buffer)
+        entry, new = self._step("send", spec.target(key, handler), buffer)
         if new:
             invocation_id = self.runtime.send_from(
                 self.invocation,
@@ -627,10 +627,6 @@ def _return_annotation(action: Any) -> Any:
             _ANNOTATIONS.clear()
         _ANNOTATIONS[code] = inspect.signature(action, eval_str=True).return_annotation
     return _ANNOTATIONS[code]
-
-
-def _label(service: str, key: str | None, handler: str) -> str:
-    return f"{service}/{key}/{handler}" if key else f"{service}/{handler}"
 
 
 def _serialize(serde: Serde[Any], value: Any, what: str, target: str) -> bytes:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from ..client import MISSING
 from ..handlers import RestateService
-from ..reflect import BASE_NAMES, HandlerSpec, ServiceSpec
+from ..reflect import CONTEXT_ANNOTATIONS, HandlerSpec, ServiceSpec
 from ..registry import Registry, registry
 from . import store
 from .backend import RestateTestBackend
@@ -37,14 +37,6 @@ from .proxies import MockHandle, MockHandlerRef, MockServiceProxy, MockWorkflowR
 from .runtime import DEFAULT_MAX_ATTEMPTS, MockRuntime
 
 T = TypeVar("T")
-
-_EXPECTED = {
-    "service": "restate.Context",
-    "exclusive": "restate.ObjectContext",
-    "shared": "restate.ObjectSharedContext",
-    "workflow": "restate.WorkflowContext",
-    "workflow_shared": "restate.WorkflowSharedContext",
-}
 
 
 class MockRestate(RestateTestBackend):
@@ -118,11 +110,7 @@ class MockRestate(RestateTestBackend):
         return MockServiceProxy(self, self._spec(cls, "workflow"), workflow_id)
 
     def _spec(self, cls: type[RestateService], kind: str) -> ServiceSpec:
-        spec = self.runtime.registry.get(cls)
-        if spec.kind != kind:
-            how = {"service": "service(Cls)", "object": "object(Cls, key)", "workflow": "workflow(Cls, id)"}
-            raise TypeError(f"{spec.name} is a {BASE_NAMES[spec.kind]}: address it with restate_mock.{how[spec.kind]}.")
-        return spec
+        return self.runtime.registry.spec(cls, kind, via="restate_mock")
 
     def call(
         self,
@@ -173,7 +161,7 @@ class MockRestate(RestateTestBackend):
         return self.send(handler, arg, key=key, delay=delay, idempotency_key=idempotency_key, headers=headers)
 
     def _ref(self, handler: Callable[..., Any], key: str) -> MockHandlerRef:
-        spec, handler_spec = resolve_handler(handler, self.runtime.registry)
+        spec, handler_spec = self.runtime.registry.for_method(handler)
         ref = MockWorkflowRunRef if handler_spec.kind == "workflow" else MockHandlerRef
         return ref(self, spec, handler_spec, key if spec.kind != "service" else "")
 
@@ -360,7 +348,7 @@ class MockRestate(RestateTestBackend):
         ``RuntimeError`` by default) instead of running, optionally only in ``handler``."""
         service = handler_name = None
         if handler is not None:
-            spec, handler_spec = resolve_handler(handler, self.runtime.registry)
+            spec, handler_spec = self.runtime.registry.for_method(handler)
             service, handler_name = spec.name, handler_spec.name
         fault = FailRun(name, times, error or RuntimeError(f"injected failure of run {name!r}"), service, handler_name)
         self.runtime.faults.runs.append(fault)
@@ -369,7 +357,7 @@ class MockRestate(RestateTestBackend):
     def kill_at(self, handler: Callable[..., Any], step: int) -> KillAt:
         """Kill the next invocation of ``handler`` when it reaches journal step ``step`` (0 is
         its first durable step): it ends with TerminalError("killed", 409) and runs no more code."""
-        spec, handler_spec = resolve_handler(handler, self.runtime.registry)
+        spec, handler_spec = self.runtime.registry.for_method(handler)
         fault = KillAt(spec.name, handler_spec.name, step)
         self.runtime.faults.kills.append(fault)
         return fault
@@ -439,12 +427,12 @@ class MockRestate(RestateTestBackend):
             spec = self.runtime.registry.get(target)
             kinds = {"service": "service", "object": "exclusive", "workflow": "workflow"}
             handler_kind = kind or kinds[spec.kind]
-            handler = next((h for h in spec.handlers if _kind_of(spec, h) == handler_kind), spec.handlers[0])
+            handler = next((h for h in spec.handlers if h.context_kind == handler_kind), spec.handlers[0])
         else:
-            spec, handler = resolve_handler(target, self.runtime.registry)
-            handler_kind = kind or _kind_of(spec, handler)
-        if handler_kind not in _EXPECTED:
-            raise ValueError(f"kind must be one of {', '.join(_EXPECTED)}, not {handler_kind!r}.")
+            spec, handler = self.runtime.registry.for_method(target)
+            handler_kind = kind or handler.context_kind
+        if handler_kind not in CONTEXT_ANNOTATIONS:
+            raise ValueError(f"kind must be one of {', '.join(CONTEXT_ANNOTATIONS)}, not {handler_kind!r}.")
         if spec.kind != "service" and not key:
             raise ValueError(
                 f"{spec.name} is keyed: pass the key of the instance, context({spec.cls.__name__}, 'key')."
@@ -459,12 +447,13 @@ class MockRestate(RestateTestBackend):
         return self._sync(self.ainvoke(handler, arg, context=context))
 
     async def ainvoke(self, handler: Callable[..., Any], arg: Any = MISSING, *, context: MockContext) -> Any:
-        spec, handler_spec = resolve_handler(handler, self.runtime.registry)
-        expected = _kind_of(spec, handler_spec)
+        spec, handler_spec = self.runtime.registry.for_method(handler)
+        expected = handler_spec.context_kind
         if context.handler_kind != expected:
             raise WrongContext(
-                f"{spec.cls.__name__}.{handler_spec.attr} takes {_EXPECTED[expected]}, but was given a context of a "
-                f"{context.handler_kind} handler ({_EXPECTED[context.handler_kind]}). Get the right one with "
+                f"{spec.cls.__name__}.{handler_spec.attr} takes {CONTEXT_ANNOTATIONS[expected]}, but was given a "
+                f"context of a {context.handler_kind} handler ({CONTEXT_ANNOTATIONS[context.handler_kind]}). "
+                "Get the right one with "
                 f"restate_mock.context({spec.cls.__name__}.{handler_spec.attr}, key=...)."
             )
         if context.invocation.spec.name != spec.name:
@@ -495,28 +484,3 @@ class MockRestate(RestateTestBackend):
             return task.result()
 
         return await runtime.drive(body)
-
-
-def _kind_of(spec: ServiceSpec, handler: HandlerSpec) -> str:
-    if handler.kind is None:
-        return "service"
-    if spec.kind == "workflow" and handler.kind == "shared":
-        return "workflow_shared"
-    return handler.kind
-
-
-def resolve_handler(func: Callable[..., Any], registry: Registry) -> tuple[ServiceSpec, HandlerSpec]:
-    """The registered service and handler of a method such as ``Cart.add_item``."""
-    func = getattr(func, "__func__", func)
-    found = [(s, h) for s in registry for h in s.handlers if getattr(s.cls, h.attr, None) is func]
-    if len(found) > 1:  # inherited: the class that defines it itself
-        found = [(s, h) for s, h in found if vars(s.cls).get(h.attr) is func]
-    name = getattr(func, "__qualname__", repr(func))
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise LookupError(f"{name} is inherited by several services; address one with .object(Cls, key).method.")
-    raise LookupError(
-        f"{name} is not a handler of a registered service. Pass a method of a handler class that an "
-        "installed app's restate_services module defines, e.g. Cart.add_item."
-    )

@@ -59,19 +59,12 @@ class Invocation:
     @property
     def handler_kind(self) -> str:
         """The context kind: "service", "exclusive", "shared", "workflow" or "workflow_shared"."""
-        kind = self.handler.kind
-        if kind is None:
-            return "service"
-        if self.spec.kind == "workflow" and kind == "shared":
-            return "workflow_shared"
-        return kind
+        return self.handler.context_kind
 
     @property
     def target(self) -> str:
         """How Restate names the target: ``Service/handler`` or ``Object/key/handler``."""
-        if self.spec.kind == "service":
-            return f"{self.spec.name}/{self.handler.name}"
-        return f"{self.spec.name}/{self.key}/{self.handler.name}"
+        return self.spec.target(self.key, self.handler)
 
     @property
     def lock_key(self) -> tuple[str, str] | None:

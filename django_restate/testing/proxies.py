@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client import MISSING, Codec
 from ..exceptions import HandlerError
-from ..reflect import BASE_NAMES, HandlerSpec, ServiceSpec
+from ..reflect import HandlerSpec, ServiceSpec
 from .journal import Failure
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class MockServiceProxy:
 
     def __repr__(self) -> str:
         where = f" {self._key!r}" if self._key else ""
-        return f"<mock {BASE_NAMES[self._spec.kind]} {self._spec.name}{where}>"
+        return f"<mock {self._spec.sdk_type} {self._spec.name}{where}>"
 
 
 class MockHandlerRef:
@@ -73,7 +73,7 @@ class MockHandlerRef:
         self.codec = codec(service, handler)
 
     def __repr__(self) -> str:
-        return f"<mock HandlerRef {self.service.name}{'/' + self.key if self.key else ''}/{self.handler.name}>"
+        return f"<mock HandlerRef {self.service.target(self.key, self.handler)}>"
 
     def __call__(
         self, arg: Any = MISSING, *, idempotency_key: str | None = None, headers: dict[str, str] | None = None
@@ -128,7 +128,7 @@ class MockWorkflowRunRef(MockHandlerRef):
     async def aattach(self) -> Any:
         inv = self.mock.runtime.workflow_runs.get((self.service.name, self.key))
         if inv is None:
-            raise HandlerError(404, "workflow not found", f"{self.service.name}/{self.key}/{self.handler.name}")
+            raise HandlerError(404, "workflow not found", self.service.target(self.key, self.handler))
         return await MockHandle(self.mock, inv, "Accepted", self.codec).aattach()
 
 

@@ -35,11 +35,10 @@ from restate.context import RunOptions
 from restate.exceptions import SuspendedException, TerminalError
 from restate.serde import Serde
 
-from ..endpoint import call_target
 from ..reflect import HandlerSpec, ServiceSpec
 from ..registry import NotRegistered, Registry
 from ..runtime import terminal_cause
-from ..serde import TypedJsonSerde, call_serdes
+from ..serde import TypedJsonSerde
 from . import store
 from .clock import VirtualClock
 from .contexts import AttemptFailed, Killed, MockContext
@@ -93,7 +92,6 @@ class MockRuntime:
         self._errors: list[BaseException] = []
         self._driving = False
         self._ids = itertools.count(1)
-        self._targets: dict[Any, Target] | None = None
 
     # -- errors that fail the test ----------------------------------------------------
 
@@ -523,33 +521,22 @@ class MockRuntime:
     # -- calls, sends, attach, cancel -------------------------------------------------------
 
     def serdes(self, handler: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
-        return call_serdes(handler)
+        return handler.serdes
 
     def resolve_method(self, tpe: Any, how: str, caller: Invocation) -> tuple[Target, Serde[Any], Serde[Any]]:
-        """The handler that ``ctx.object_call(Cart.add_item, ...)`` names, as the endpoint exposes it."""
-        if self._targets is None:
-            self._targets = {}
-            for spec in self.registry:
-                for handler in spec.handlers:
-                    func = call_target(spec.cls, handler)
-                    if func is not None:
-                        self._targets[func] = (spec, handler)
-        target = self._targets.get(getattr(tpe, "__func__", tpe))
-        if target is None:
+        """The handler that ``ctx.object_call(Cart.add_item, ...)`` names, by the rule the endpoint
+        exposes it with (:meth:`Registry.for_method`)."""
+        try:
+            target = self.registry.for_method(tpe)
+        except LookupError as exc:
             name = getattr(tpe, "__qualname__", repr(tpe))
-            inherited = any(getattr(spec.cls, h.attr, None) is tpe for spec in self.registry for h in spec.handlers)
-            hint = (
-                "It is inherited by several handler classes, so the method alone does not say which service: "
-                "call it by name with ctx.generic_call(service, handler, payload, key=...)."
-                if inherited
-                else "Pass a method of a handler class that an installed app's restate_services module defines."
-            )
             error = RetryForever(
-                f"{caller.target} called {how}({name}, ...), but {name} is not a handler of a registered "
-                f"service (the SDK raises ValueError('Handler not found')). {hint}",
+                f"{caller.target} called {how}({name}, ...), but {exc} The SDK raises "
+                "ValueError('Handler not found'); call it by name with ctx.generic_call(service, handler, "
+                "payload, key=...).",
             )
             self.fail_test(error)
-            raise error
+            raise error from None
         return target, *self.serdes(target[1])
 
     def resolve_name(self, service: str, handler: str, caller: Invocation) -> Target:

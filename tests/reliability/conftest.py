@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from django_restate.admin_api import AdminAPI
-from django_restate.registration import register
+from django_restate.deployments import register
 from django_restate.testing.server import RestateServer
 
 from .harness import DjangoProcess, db_connection_counter

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_restate.admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable
 from django_restate.checks import is_http_url
 from django_restate.conf import DEFAULTS, restate_settings
-from django_restate.registration import DeploymentUnreachable, drift, our_deployment_ids, register
+from django_restate.deployments import DeploymentUnreachable, drift, our_deployment_ids, register
 
 
 def header(value: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from django_restate.registration import expected
+from django_restate.deployments import expected
 from django_restate.registry import registry
 
 

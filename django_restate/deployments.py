@@ -16,9 +16,6 @@ from .conf import restate_settings
 from .reflect import ServiceSpec
 from .registry import registry
 
-SERVICE_TYPES = {"service": "Service", "object": "VirtualObject", "workflow": "Workflow"}
-HANDLER_TYPES = {None: None, "exclusive": "Exclusive", "shared": "Shared", "workflow": "Workflow"}
-
 
 class DeploymentUnreachable(ConnectionError):
     def __init__(self, url: str, reason: str) -> None:
@@ -85,8 +82,8 @@ def register(
 def expected(spec: ServiceSpec) -> dict[str, Any]:
     """What Restate should report for one handler class, in the admin API's terms."""
     return {
-        "type": SERVICE_TYPES[spec.kind],
-        "handlers": {h.name: HANDLER_TYPES[h.kind] for h in spec.handlers},
+        "type": spec.sdk_type,
+        "handlers": {h.name: h.sdk_type for h in spec.handlers},
     }
 
 
