@@ -8,8 +8,10 @@ cover what it cannot see: the README, and paths into the repository outside ``do
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -37,18 +39,31 @@ def unquote(cell: str) -> str:
     return cell[1:-1]
 
 
-def test_settings_table_is_conf_defaults() -> None:
-    rows = table_rows((DOCS / "settings.md").read_text(), "## The `RESTATE` setting")
-    documented = {unquote(key): ast.literal_eval(unquote(default)) for key, default, _ in rows}
-    assert documented == DEFAULTS
-    assert [unquote(key) for key, _, _ in rows] == list(DEFAULTS), "keep the table in conf.DEFAULTS' order"
+def load_hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("settings_table", DOCS / "hooks" / "settings_table.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_settings_table_is_conf_defaults() -> None:
+    rows = load_hook().settings_rows((ROOT / "django_restate" / "conf.py").read_text())
+    assert {key: ast.literal_eval(default) for key, default, _ in rows} == DEFAULTS
+    assert all(meaning for _, _, meaning in rows)
+
+
+def test_a_setting_without_a_comment_fails_the_build() -> None:
+    source = 'DEFAULTS: dict[str, Any] = {\n    # documented\n    "A": 1,\n    "B": 2,\n}\n'
+    with pytest.raises(ValueError, match="RESTATE\\['B'\\] has no comment"):
+        load_hook().settings_rows(source)
 
 
 def test_checks_table_is_checks_py() -> None:
     rows = table_rows((DOCS / "settings.md").read_text(), "## System checks")
     documented = [unquote(check_id) for check_id, _ in rows]
     in_code = sorted(set(CHECK_ID.findall((ROOT / "django_restate" / "checks.py").read_text())))
-    assert documented == in_code
+    assert documented == in_code, "docs/settings.md: list every check id of checks.py in its table, in order"
 
 
 def markdown_files() -> list[Path]:
