@@ -11,6 +11,7 @@ README's files (so they may import ``shop.restate_services``).
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -115,3 +116,13 @@ def test_docs_titled_examples_type_check(tmp_path: Path, page: Path) -> None:
     result = run_mypy(tmp_path, sorted(written))
     if result.returncode:
         pytest.fail(explain(result, page, written), pytrace=False)
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+def test_every_docs_example_parses(page: Path) -> None:
+    """Fragments (``left = await ctx.run_typed(...)``) cannot be type-checked alone, but they parse."""
+    for block in examples(page):
+        try:
+            compile(block.code, block.path, "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        except SyntaxError as exc:
+            pytest.fail(f"{page.name}:{block.line + (exc.lineno or 1) - 1}: {exc.msg}", pytrace=False)
