@@ -18,3 +18,14 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.reliability_app"]  # noqa: F405  (hand
 INSTALLED_APPS = [*INSTALLED_APPS, "django_restate.testing", "tests.parity_app"]  # noqa: F405  (mock + parity suite)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.runtime_app"]  # noqa: F405  (handlers using the ORM, client tests)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.types_app"]  # noqa: F405  (typed inputs/outputs)
+INSTALLED_APPS = [*INSTALLED_APPS, "django_restate.tasks", "tests.tasks_app"]  # noqa: F405  (Django Tasks on Restate)
+TASKS = {
+    "default": {
+        "BACKEND": "django_restate.tasks.RestateBackend",
+        "QUEUES": ["default", "emails"],
+        "OPTIONS": {
+            "RETRY": {"max_attempts": 3, "initial_interval": 0.05, "factor": 2.0, "max_interval": 1.0},
+            "TERMINAL_EXCEPTIONS": ["tests.tasks_app.tasks.Permanent"],
+        },
+    }
+}

@@ -1,0 +1,66 @@
+"""RestateBackend's configuration: OPTIONS are checked when the backend is built, and the system
+check says when the app that runs the tasks is missing."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from django_restate.tasks import RestateBackend
+from django_restate.tasks.backend import DEFAULT_RETRY
+from django_restate.tasks.restate_services import backoff
+
+
+def backend(**options: object) -> RestateBackend:
+    return RestateBackend("default", {"OPTIONS": options})
+
+
+def test_defaults():
+    default = backend()
+    assert default.retry == DEFAULT_RETRY and DEFAULT_RETRY["max_attempts"] == 3
+    assert default.terminal == [] and default.atomic and default.outbox and default.database == "default"
+    assert default.queues == {"default"}
+
+
+def test_unknown_option_is_named():
+    with pytest.raises(ImproperlyConfigured, match="unknown key.*RETRIES.*RETRY:"):
+        backend(RETRIES=3)
+
+
+@pytest.mark.parametrize(
+    ("retry", "fragment"),
+    [
+        ({"attempts": 2}, "unknown key"),
+        ({"max_attempts": 0}, "whole number >= 1"),
+        ({"max_attempts": 2.5}, "whole number >= 1"),
+        ({"factor": -1}, "'factor'.*>= 0"),
+    ],
+)
+def test_bad_retry_policy(retry, fragment):
+    with pytest.raises(ImproperlyConfigured, match=fragment):
+        backend(RETRY=retry)
+
+
+def test_terminal_exceptions_by_class_or_path():
+    assert backend(TERMINAL_EXCEPTIONS=[KeyError, "django.core.exceptions.PermissionDenied"]).terminal == [
+        "builtins.KeyError",
+        "django.core.exceptions.PermissionDenied",
+    ]
+    with pytest.raises(ImproperlyConfigured, match="not an exception class"):
+        backend(TERMINAL_EXCEPTIONS=["django.utils.timezone.now"])
+
+
+def test_backoff_grows_to_its_ceiling():
+    policy = {**DEFAULT_RETRY, "initial_interval": 1.0, "factor": 2.0, "max_interval": 5.0}
+    assert [backoff(policy, n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]  # type: ignore[arg-type]
+
+
+def test_check_requires_the_app():
+    assert backend().check() == []
+    installed = [app for app in settings.INSTALLED_APPS if app != "django_restate.tasks"]
+    with override_settings(INSTALLED_APPS=installed):
+        (error,) = backend().check()
+    assert error.id == "django_restate_tasks.E001"
+    assert '"django_restate.tasks"' in error.hint
