@@ -8,7 +8,7 @@ from demo_project.shop.restate_services import Cart, CartItem, Checkout, Greeter
 from django_restate.exceptions import InvalidPayload
 from django_restate.registry import registry
 from django_restate.testing.errors import RetryForever, WrongContext
-from django_restate.testing.journal import NonDeterminismError
+from django_restate.testing.replay import NonDeterminismError
 from tests import mock_services
 from tests.mock_services import Sloppy, Wallet
 

@@ -71,14 +71,14 @@ def test_mock_fixture_rolls_back_and_takes_options(project: pytest.Pytester) -> 
         def test_first(restate_mock, tea):
             assert restate_mock.object(Cart, "alice").add_item(CartItem(sku="tea", quantity=2)) == 2
             assert ObjectState.objects.count() == 1
-            assert restate_mock.runtime.replay_check is False
+            assert restate_mock.engine.replay_check is False
 
         def test_second_sees_nothing(restate_mock):
             assert ObjectState.objects.count() == 0
 
         @pytest.mark.restate_mock(replay_check=True, start_time=0.0)
         def test_options(restate_mock):
-            assert restate_mock.runtime.replay_check is True
+            assert restate_mock.engine.replay_check is True
             assert restate_mock.now == 0.0
 
         @pytest.mark.restate_mock(replay=True)

@@ -33,3 +33,9 @@ class WrongContext(MockRestateError, TypeError):
 
 class NestedDrive(MockRestateError, RuntimeError):
     """The mock was called from inside a handler it is running (e.g. from a ``ctx.run`` action)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The mock was called from inside a handler it is running (for example from a ctx.run "
+            "action). Call handlers from the test, or from handlers with ctx.service_call / object_call."
+        )

@@ -28,13 +28,13 @@ from . import store
 from .backend import RestateTestBackend
 from .bridge import LoopBridge
 from .clock import VirtualClock
-from .contexts import MockContext
+from .context import MockContext
+from .engine import DEFAULT_MAX_ATTEMPTS, MockEngine
 from .errors import Deadlock, NestedDrive, WrongContext
 from .faults import FailRun, KillAt
 from .invocation import Invocation
-from .journal import Failure
 from .proxies import MockHandle, MockHandlerRef, MockServiceProxy, MockWorkflowRunRef, codec
-from .runtime import DEFAULT_MAX_ATTEMPTS, MockRuntime
+from .replay import Failure
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ class MockRestate(RestateTestBackend):
         start_time: float | None = None,
         registry: Registry = registry,
     ) -> None:
-        self.runtime = MockRuntime(
+        self.engine = MockEngine(
             registry, replay_check=replay_check, max_attempts=max_attempts, clock=VirtualClock(start_time)
         )
         self._bridge: LoopBridge | None = None
@@ -75,19 +75,16 @@ class MockRestate(RestateTestBackend):
             )
         if self._bridge is not None and self._bridge.active:
             awaitable.close()
-            error = NestedDrive(
-                "The mock was called from inside a handler it is running (for example from a ctx.run "
-                "action). Call handlers from the test, or from handlers with ctx.service_call / object_call."
-            )
-            self.runtime.fail_test(error)
+            error = NestedDrive()
+            self.engine.fail_test(error)
             raise error
         if self._bridge is None:
             self._bridge = LoopBridge()
-        self.runtime.scheduler.inline = self._bridge.executor
+        self.engine.scheduler.inline = self._bridge.executor
         try:
             return self._bridge.run(awaitable)
         finally:
-            self.runtime.scheduler.inline = None
+            self.engine.scheduler.inline = None
 
     def close(self) -> None:
         """Close the mock's event loop (the pytest fixture does this after each test)."""
@@ -110,7 +107,7 @@ class MockRestate(RestateTestBackend):
         return MockServiceProxy(self, self._spec(cls, "workflow"), workflow_id)
 
     def _spec(self, cls: type[RestateService], kind: str) -> ServiceSpec:
-        return self.runtime.registry.spec(cls, kind, via="restate_mock")
+        return self.engine.registry.spec(cls, kind, via="restate_mock")
 
     def call(
         self,
@@ -161,7 +158,7 @@ class MockRestate(RestateTestBackend):
         return self.send(handler, arg, key=key, delay=delay, idempotency_key=idempotency_key, headers=headers)
 
     def _ref(self, handler: Callable[..., Any], key: str) -> MockHandlerRef:
-        spec, handler_spec = self.runtime.registry.for_method(handler)
+        spec, handler_spec = self.engine.registry.for_method(handler)
         ref = MockWorkflowRunRef if handler_spec.kind == "workflow" else MockHandlerRef
         return ref(self, spec, handler_spec, key if spec.kind != "service" else "")
 
@@ -174,25 +171,24 @@ class MockRestate(RestateTestBackend):
         idempotency_key: str | None,
         headers: dict[str, str] | None,
     ) -> tuple[Invocation, bytes | Failure | None]:
-        runtime = self.runtime
-        inv, new = runtime.admit(spec, handler, key, body, headers=headers, idempotency_key=idempotency_key)
+        engine = self.engine
+        inv, new = engine.admission.admit(spec, handler, key, body, headers=headers, idempotency_key=idempotency_key)
 
         async def body_() -> bytes | Failure | None:
             if not new and handler.kind == "workflow" and inv.done:
                 return Failure(409, "the workflow method was already invoked")
             if new:
-                runtime.submit(inv)
-            elif inv in runtime.outbox:  # sent before with this idempotency key: it runs now
-                runtime.outbox.remove(inv)
-                runtime.submit(inv)
-            if not await runtime.settle_until(lambda: inv.done, advance_clock=True, run_sends="when stuck"):
+                engine.submit(inv)
+            else:  # sent before with this idempotency key: it runs now
+                engine.run_now(inv)
+            if not await engine.settle_until(lambda: inv.done, advance_clock=True, run_sends="when stuck"):
                 raise Deadlock(self._stuck(inv))
             return inv.output
 
-        return inv, await runtime.drive(body_)
+        return inv, await engine.drive(body_)
 
     def _stuck(self, inv: Invocation) -> str:
-        return f"The test called {inv.target}, which cannot finish: {self.runtime.explain(inv)}."
+        return f"The test called {inv.target}, which cannot finish: {self.engine.explain(inv)}."
 
     def _send(
         self,
@@ -204,22 +200,22 @@ class MockRestate(RestateTestBackend):
         idempotency_key: str | None,
         headers: dict[str, str] | None,
     ) -> MockHandle:
-        known = len(self.runtime.invocations)
-        invocation_id = self.runtime.send_from(
+        known = len(self.engine.invocations)
+        invocation_id = self.engine.send_from(
             None, spec, handler, key, body, delay, idempotency_key, dict(headers or {})
         )
-        status = "Accepted" if len(self.runtime.invocations) > known else "PreviouslyAccepted"
-        return MockHandle(self, self.runtime.invocations[invocation_id], status, codec(spec, handler))
+        status = "Accepted" if len(self.engine.invocations) > known else "PreviouslyAccepted"
+        return MockHandle(self, self.engine.invocations[invocation_id], status, codec(spec, handler))
 
     async def _attach(self, inv: Invocation) -> bytes | Failure | None:
-        runtime = self.runtime
+        engine = self.engine
 
         async def body() -> bytes | Failure | None:
-            if not await runtime.settle_until(lambda: inv.done, advance_clock=True, run_sends=True):
-                raise Deadlock(f"The test waits for {inv.target}, which cannot finish: {runtime.explain(inv)}.")
+            if not await engine.settle_until(lambda: inv.done, advance_clock=True, run_sends=True):
+                raise Deadlock(f"The test waits for {inv.target}, which cannot finish: {engine.explain(inv)}.")
             return inv.output
 
-        return await runtime.drive(body)
+        return await engine.drive(body)
 
     # -- moving things along ------------------------------------------------------------
 
@@ -231,9 +227,9 @@ class MockRestate(RestateTestBackend):
 
     async def adrain(self, *, advance_clock: bool = True) -> None:
         async def body() -> None:
-            await self.runtime.settle_until(lambda: False, advance_clock=advance_clock, run_sends=True)
+            await self.engine.settle_until(lambda: False, advance_clock=advance_clock, run_sends=True)
 
-        await self.runtime.drive(body)
+        await self.engine.drive(body)
 
     def advance(self, delta: timedelta) -> None:
         """Move the virtual clock forward, firing the sleeps and retries that fall due (queued
@@ -241,22 +237,22 @@ class MockRestate(RestateTestBackend):
         self._sync(self.aadvance(delta))
 
     async def aadvance(self, delta: timedelta) -> None:
-        runtime = self.runtime
-        until = runtime.clock.now + delta.total_seconds()
+        engine = self.engine
+        until = engine.clock.now + delta.total_seconds()
 
         async def body() -> None:
             while True:
-                await runtime.scheduler.settle()
-                if not runtime.clock.fire_next(until=until):
+                await engine.scheduler.settle()
+                if not engine.clock.fire_next(until=until):
                     break
-            runtime.clock.now = max(runtime.clock.now, until)
+            engine.clock.now = max(engine.clock.now, until)
 
-        await runtime.drive(body)
+        await engine.drive(body)
 
     @property
     def now(self) -> float:
         """The virtual clock, in seconds since the epoch (what ``ctx.time()`` returns)."""
-        return self.runtime.clock.now
+        return self.engine.clock.now
 
     # -- awakeables and promises ----------------------------------------------------------
 
@@ -273,16 +269,16 @@ class MockRestate(RestateTestBackend):
         await self._complete_awakeable(awakeable_id, Failure(code, message))
 
     async def _complete_awakeable(self, awakeable_id: str, result: bytes | Failure) -> None:
-        runtime = self.runtime
-        if awakeable_id not in runtime.awakeables:
-            known = ", ".join(runtime.awakeables) or "none yet"
+        engine = self.engine
+        if awakeable_id not in engine.promises.awakeables:
+            known = ", ".join(engine.promises.awakeables) or "none yet"
             raise LookupError(f"No awakeable {awakeable_id!r} was created (awakeables: {known}).")
 
         async def body() -> None:
-            runtime.complete_awakeable(awakeable_id, result)
-            await runtime.settle_until(lambda: False, advance_clock=False, run_sends=False)
+            engine.complete_awakeable(awakeable_id, result)
+            await engine.settle_until(lambda: False, advance_clock=False, run_sends=False)
 
-        await runtime.drive(body)
+        await engine.drive(body)
 
     def resolve_promise(self, workflow: type[RestateService], workflow_id: str, name: str, value: Any) -> None:
         """Resolve a workflow's durable promise from the test (a shared handler can do it too)."""
@@ -304,35 +300,35 @@ class MockRestate(RestateTestBackend):
     async def _complete_promise(
         self, workflow: type[RestateService], workflow_id: str, name: str, result: bytes | Failure
     ) -> None:
-        runtime = self.runtime
-        spec = runtime.registry.get(workflow)
+        engine = self.engine
+        spec = engine.registry.get(workflow)
 
         async def body() -> None:
-            await runtime.load_promises(spec.name, workflow_id)
-            if not runtime.complete_promise(spec.name, workflow_id, name, result):
+            await engine.load_promises(spec.name, workflow_id)
+            if not engine.promises.complete_promise(spec.name, workflow_id, name, result):
                 from restate.exceptions import TerminalError
 
                 raise TerminalError("promise was already completed", 409)
-            await runtime.settle_until(lambda: False, advance_clock=False, run_sends=False)
+            await engine.settle_until(lambda: False, advance_clock=False, run_sends=False)
 
-        await runtime.drive(body)
+        await engine.drive(body)
 
     # -- cancel and kill ---------------------------------------------------------------------
 
     def cancel(self, invocation_id: str) -> None:
         """Cancel an invocation, as ``restate invocations cancel`` does: it may run compensations."""
-        self._sync(self._act(lambda: self.runtime.cancel(invocation_id)))
+        self._sync(self._act(lambda: self.engine.cancel(invocation_id)))
 
     def kill(self, invocation_id: str) -> None:
         """Kill an invocation: it stops at once, without compensation."""
-        self._sync(self._act(lambda: self.runtime.kill(invocation_id)))
+        self._sync(self._act(lambda: self.engine.kill(invocation_id)))
 
     async def _act(self, action: Callable[[], None]) -> None:
         async def body() -> None:
             action()
-            await self.runtime.settle_until(lambda: False, advance_clock=False, run_sends=False)
+            await self.engine.settle_until(lambda: False, advance_clock=False, run_sends=False)
 
-        await self.runtime.drive(body)
+        await self.engine.drive(body)
 
     # -- failure injection ---------------------------------------------------------------------
 
@@ -348,18 +344,18 @@ class MockRestate(RestateTestBackend):
         ``RuntimeError`` by default) instead of running, optionally only in ``handler``."""
         service = handler_name = None
         if handler is not None:
-            spec, handler_spec = self.runtime.registry.for_method(handler)
+            spec, handler_spec = self.engine.registry.for_method(handler)
             service, handler_name = spec.name, handler_spec.name
         fault = FailRun(name, times, error or RuntimeError(f"injected failure of run {name!r}"), service, handler_name)
-        self.runtime.faults.runs.append(fault)
+        self.engine.faults.runs.append(fault)
         return fault
 
     def kill_at(self, handler: Callable[..., Any], step: int) -> KillAt:
         """Kill the next invocation of ``handler`` when it reaches journal step ``step`` (0 is
         its first durable step): it ends with TerminalError("killed", 409) and runs no more code."""
-        spec, handler_spec = self.runtime.registry.for_method(handler)
+        spec, handler_spec = self.engine.registry.for_method(handler)
         fault = KillAt(spec.name, handler_spec.name, step)
-        self.runtime.faults.kills.append(fault)
+        self.engine.faults.kills.append(fault)
         return fault
 
     # -- state ---------------------------------------------------------------------------------
@@ -367,12 +363,12 @@ class MockRestate(RestateTestBackend):
     def state(self, cls: type[RestateService], key: str) -> dict[str, Any]:
         from ..state import decode_value
 
-        spec = self.runtime.registry.get(cls)
+        spec = self.engine.registry.get(cls)
         return {name: decode_value(value).readable() for name, value in store.load_state(spec.name, key).items()}
 
     def set_state(self, cls: type[RestateService], key: str, values: Mapping[str, Any]) -> None:
         """Preload an instance's state (replacing it), each value stored as the SDK's JSON would be."""
-        spec = self.runtime.registry.get(cls)
+        spec = self.engine.registry.get(cls)
         store.replace_state(spec.name, key, {name: json.dumps(value).encode() for name, value in values.items()})
 
     def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:
@@ -389,22 +385,22 @@ class MockRestate(RestateTestBackend):
 
     async def _fire_next(self, until: float) -> bool:
         async def body() -> bool:
-            return self.runtime.clock.fire_next(until=until)
+            return self.engine.clock.fire_next(until=until)
 
-        return await self.runtime.drive(body)
+        return await self.engine.drive(body)
 
     # -- what happened -------------------------------------------------------------------------
 
     @property
     def invocations(self) -> list[Invocation]:
-        return list(self.runtime.invocations.values())
+        return list(self.engine.invocations.values())
 
     def pending_sends(self) -> list[Invocation]:
         """Sends waiting for :meth:`drain`, oldest first."""
-        return list(self.runtime.outbox)
+        return list(self.engine.admission.outbox)
 
     def invocation(self, invocation_id: str) -> Invocation:
-        return self.runtime.invocations[invocation_id]
+        return self.engine.invocations[invocation_id]
 
     # -- calling handler code directly -------------------------------------------------------
 
@@ -414,22 +410,22 @@ class MockRestate(RestateTestBackend):
         to the run for workflows). Run the code with :meth:`run`."""
         inv, handler_kind = self._direct_invocation(target, key, kind)
         inv.state = store.load_state(inv.spec.name, inv.key) if handler_kind != "service" else {}
-        return MockContext(self.runtime, inv, handler_kind)
+        return self.engine.context(inv, handler_kind)
 
     async def acontext(self, target: Any, key: str = "", *, kind: str | None = None) -> MockContext:
         inv, handler_kind = self._direct_invocation(target, key, kind)
         if handler_kind != "service":
-            inv.state = await self.runtime.scheduler.run_sync(store.load_state, inv.spec.name, inv.key)
-        return MockContext(self.runtime, inv, handler_kind)
+            inv.state = await self.engine.scheduler.run_sync(store.load_state, inv.spec.name, inv.key)
+        return self.engine.context(inv, handler_kind)
 
     def _direct_invocation(self, target: Any, key: str, kind: str | None) -> tuple[Invocation, str]:
         if isinstance(target, type):
-            spec = self.runtime.registry.get(target)
+            spec = self.engine.registry.get(target)
             kinds = {"service": "service", "object": "exclusive", "workflow": "workflow"}
             handler_kind = kind or kinds[spec.kind]
             handler = next((h for h in spec.handlers if h.context_kind == handler_kind), spec.handlers[0])
         else:
-            spec, handler = self.runtime.registry.for_method(target)
+            spec, handler = self.engine.registry.for_method(target)
             handler_kind = kind or handler.context_kind
         if handler_kind not in CONTEXT_ANNOTATIONS:
             raise ValueError(f"kind must be one of {', '.join(CONTEXT_ANNOTATIONS)}, not {handler_kind!r}.")
@@ -437,8 +433,10 @@ class MockRestate(RestateTestBackend):
             raise ValueError(
                 f"{spec.name} is keyed: pass the key of the instance, context({spec.cls.__name__}, 'key')."
             )
-        inv = Invocation(id=self.runtime.new_id(), spec=spec, handler=handler, key=key, input=b"", status="running")
-        self.runtime.invocations[inv.id] = inv
+        inv = Invocation(
+            id=self.engine.admission.new_id(), spec=spec, handler=handler, key=key, input=b"", status="running"
+        )
+        self.engine.invocations[inv.id] = inv
         return inv, handler_kind
 
     def invoke(self, handler: Callable[..., Any], arg: Any = MISSING, *, context: MockContext) -> Any:
@@ -447,7 +445,7 @@ class MockRestate(RestateTestBackend):
         return self._sync(self.ainvoke(handler, arg, context=context))
 
     async def ainvoke(self, handler: Callable[..., Any], arg: Any = MISSING, *, context: MockContext) -> Any:
-        spec, handler_spec = self.runtime.registry.for_method(handler)
+        spec, handler_spec = self.engine.registry.for_method(handler)
         expected = handler_spec.context_kind
         if context.handler_kind != expected:
             raise WrongContext(
@@ -473,14 +471,14 @@ class MockRestate(RestateTestBackend):
         return self._sync(self.arun(awaitable, context=context))
 
     async def arun(self, awaitable: Awaitable[T], *, context: MockContext | None = None) -> T:
-        runtime = self.runtime
+        engine = self.engine
 
         async def body() -> T:
             task = asyncio.ensure_future(awaitable)
-            if not await runtime.settle_until(task.done, advance_clock=True, run_sends=False):
-                where = runtime.explain(context.invocation) if context is not None else "it awaits something"
+            if not await engine.settle_until(task.done, advance_clock=True, run_sends=False):
+                where = engine.explain(context.invocation) if context is not None else "it awaits something"
                 task.cancel()
                 raise Deadlock(f"The handler code cannot finish: {where}.")
             return task.result()
 
-        return await runtime.drive(body)
+        return await engine.drive(body)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ..reflect import HandlerSpec, ServiceSpec
-from .journal import Entry, Failure, Journal
-
-if TYPE_CHECKING:
-    from .contexts import MockContext
+from .replay import Entry, Failure, Journal, Replay
 
 Status = Literal[
     "scheduled",  # a send that waits for restate_mock.drain()
@@ -48,13 +45,17 @@ class Invocation:
     #: True while the replay check runs the handler a second time.
     verify: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
-    context: MockContext | None = field(default=None, repr=False)
+    #: The current attempt's place in the journal (the engine starts a new one per attempt).
+    replay: Replay = field(init=False, repr=False)
     #: The steps the handler awaits right now, and the ones it awaited when it last stopped.
     blocked: list[Entry] = field(default_factory=list, repr=False)
     waited_on: list[Entry] = field(default_factory=list, repr=False)
     #: The state this attempt reads, loaded when it starts.
     state: dict[str, bytes] | None = field(default=None, repr=False)
     on_done: list[Callable[[Invocation], None]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.replay = Replay(self.journal, self.target)
 
     @property
     def handler_kind(self) -> str:

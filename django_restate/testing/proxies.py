@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..client import MISSING, Codec
 from ..exceptions import HandlerError
 from ..reflect import HandlerSpec, ServiceSpec
-from .journal import Failure
+from .replay import Failure
 
 if TYPE_CHECKING:
     from .harness import MockRestate
@@ -126,7 +126,7 @@ class MockWorkflowRunRef(MockHandlerRef):
         return self.mock._sync(self.aattach())
 
     async def aattach(self) -> Any:
-        inv = self.mock.runtime.workflow_runs.get((self.service.name, self.key))
+        inv = self.mock.engine.admission.workflow_run(self.service.name, self.key)
         if inv is None:
             raise HandlerError(404, "workflow not found", self.service.target(self.key, self.handler))
         return await MockHandle(self.mock, inv, "Accepted", self.codec).aattach()

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 
 from django.db import connection
 
-from .journal import Failure
 from .models import ObjectState, WorkflowPromise
+from .replay import Failure
 
 #: One pending state write: ("set", name, value), ("clear", name, None) or ("clear_all", "", None).
 StateWrite = tuple[str, str, bytes | None]

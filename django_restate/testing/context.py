@@ -1,4 +1,4 @@
-"""The mock context: the Restate context API, journaled, with state in the ORM.
+"""The mock context: the Restate context API, journaled, with state in the ORM, and its futures.
 
 One class serves every kind of handler, as the SDK's own ``ServerInvocationContext``
 does; the handler's kind decides what it may do (shared handlers only read state,
@@ -8,6 +8,12 @@ only workflows have promises), and a step the real server would refuse raises
 Every durable step is appended to the invocation's journal. When the invocation is
 retried or resumed the handler runs again from the top and each step is matched
 against the journal and answered from it, as Restate replays.
+
+The context asks the engine for everything outside the handler (other invocations, timers,
+the database) through :class:`ContextEngine`, and the futures it returns live here, next to
+it, as the SDK keeps ``ServerDurableFuture`` next to ``ServerInvocationContext``. They
+subclass the SDK's own future classes so that ``restate.gather``, ``restate.select`` and
+``restate.as_completed`` (which only accept SDK futures) work on them too.
 """
 
 from __future__ import annotations
@@ -21,23 +27,32 @@ import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from random import Random
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 import restate
-from restate.context import AttemptFinishedEvent, HandlerType, Request, RunOptions, ScopedContext, SendHandle
+from restate.context import (
+    AttemptFinishedEvent,
+    DurablePromise,
+    HandlerType,
+    Request,
+    RunOptions,
+    ScopedContext,
+    SendHandle,
+)
 from restate.exceptions import TerminalError
 from restate.serde import BytesSerde, DefaultSerde, Serde
+from restate.server_context import ServerCallDurableFuture, ServerDurableFuture, ServerDurableSleepFuture
 from restate.types import extract_core_type
 from restate.vm import AllCompletedUnresolvedFuture, FirstCompletedUnresolvedFuture, SingleUnresolvedFuture
 
+from ..reflect import HandlerSpec, ServiceSpec
 from .errors import RetryForever
-from .futures import MockCallFuture, MockDurablePromise, MockFuture, MockSendHandle, MockSleepFuture
-from .journal import Entry, Failure, NonDeterminismError, describe_step, mismatch
+from .invocation import Invocation
+from .replay import Entry, Failure
 
 if TYPE_CHECKING:
-    from .invocation import Invocation
-    from .runtime import MockRuntime
+    from .store import StateWrite
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741  (the SDK's own name)
@@ -50,6 +65,75 @@ DEFAULT_RUN_OPTIONS: RunOptions[Any] = RunOptions()
 #: Handler kinds that may write state, and those that may read it.
 WRITERS = {"exclusive", "workflow"}
 READERS = {"exclusive", "workflow", "shared", "workflow_shared"}
+
+Target = tuple[ServiceSpec, HandlerSpec]
+
+
+class ContextEngine(Protocol):
+    """What a :class:`MockContext` asks of the engine that runs it: everything outside the
+    handler's own journal. ``inv`` is always the context's own invocation."""
+
+    def fail_test(self, error: BaseException) -> None:
+        """Remember an error the test must see even if handler code catches it."""
+
+    def kill_now(self, inv: Invocation, step: int) -> bool:
+        """Whether a ``kill_at`` fault kills ``inv`` at this new step."""
+
+    def now(self) -> float:
+        """The virtual clock."""
+
+    # waiting
+    async def flush(self, inv: Invocation) -> None:
+        """Write what handlers changed to the database before ``inv`` waits."""
+
+    async def block(self, inv: Invocation, entry: Entry) -> None:
+        """Wait until ``entry`` completes (or a cancellation, suspension or kill arrives)."""
+
+    async def block_any(self, inv: Invocation, entries: list[Entry]) -> None:
+        """Wait until one of ``entries`` completes."""
+
+    # state and ctx.run
+    def state_of(self, inv: Invocation) -> dict[str, bytes]: ...
+    def write_state(self, inv: Invocation, write: StateWrite) -> None: ...
+    async def execute_run(
+        self, inv: Invocation, entry: Entry, action: Callable[[], Any], serde: Serde[Any], options: RunOptions[Any]
+    ) -> None: ...
+    def schedule_sleep(self, inv: Invocation, entry: Entry, seconds: float) -> None: ...
+
+    # other invocations
+    def resolve_method(self, tpe: Any, how: str, caller: Invocation) -> tuple[Target, Serde[Any], Serde[Any]]: ...
+    def resolve_name(self, service: str, handler: str, caller: Invocation) -> Target: ...
+    def call_from(
+        self,
+        caller: Invocation,
+        entry: Entry,
+        spec: ServiceSpec,
+        handler: HandlerSpec,
+        key: str,
+        buffer: bytes,
+        idempotency_key: str | None,
+        headers: dict[str, str],
+    ) -> None: ...
+    def send_from(
+        self,
+        caller: Invocation | None,
+        spec: ServiceSpec,
+        handler: HandlerSpec,
+        key: str,
+        buffer: bytes,
+        delay: float,
+        idempotency_key: str | None,
+        headers: dict[str, str],
+    ) -> str: ...
+    def attach_from(self, caller: Invocation, entry: Entry, invocation_id: str) -> None: ...
+    def cancel(self, invocation_id: str) -> None: ...
+
+    # awakeables and promises
+    def new_awakeable(self, inv: Invocation, entry: Entry) -> str: ...
+    def complete_awakeable(self, awakeable_id: str, result: bytes | Failure) -> bool: ...
+    def await_promise(self, inv: Invocation, entry: Entry, name: str) -> None: ...
+    def peek_promise(self, inv: Invocation, entry: Entry, name: str) -> None: ...
+    def complete_promise_from(self, inv: Invocation, entry: Entry, name: str, result: bytes | Failure) -> None: ...
 
 
 class AttemptFailed(BaseException):
@@ -66,9 +150,14 @@ class Killed(BaseException):
     """The invocation was killed: it stops where it is, without running any more handler code."""
 
 
-class _AttemptFinished(AttemptFinishedEvent):
+class AttemptFinished(AttemptFinishedEvent):
+    """``ctx.request().attempt_finished_event``: the engine sets it when the attempt ends."""
+
     def __init__(self) -> None:
         self.event = asyncio.Event()
+
+    def set(self) -> None:
+        self.event.set()
 
     def is_set(self) -> bool:
         return self.event.is_set()
@@ -89,19 +178,19 @@ class _Completions:
 
 
 class MockContext(restate.WorkflowContext):
-    """A Restate context backed by the mock runtime. Get one from ``restate_mock.context(...)``
+    """A Restate context backed by the mock engine. Get one from ``restate_mock.context(...)``
     to call handler code directly; the mock creates one per invocation otherwise."""
 
-    def __init__(self, runtime: MockRuntime, invocation: Invocation, handler_kind: str) -> None:
-        self.runtime = runtime
+    def __init__(self, engine: ContextEngine, invocation: Invocation, handler_kind: str) -> None:
+        self.engine = engine
         self.invocation = invocation
         #: "service", "exclusive", "shared", "workflow" or "workflow_shared".
         self.handler_kind = handler_kind
         self.vm = _Completions(self)
-        self._cursor = 0
+        #: Set by the engine when this attempt ends (``ctx.request().attempt_finished_event``).
+        self.attempt_finished = AttemptFinished()
         self._runs: dict[int, tuple[Callable[[], Any], Serde[Any], RunOptions[Any]]] = {}
         self._random = Random(int.from_bytes(hashlib.sha256(invocation.id.encode()).digest()[:8], "big"))
-        self._finished = _AttemptFinished()
         self._cleared: set[str] = set()
 
     # -- journal -----------------------------------------------------------------
@@ -109,37 +198,21 @@ class MockContext(restate.WorkflowContext):
     def _step(self, kind: str, name: str = "", payload: bytes | None = None) -> tuple[Entry, bool]:
         """The journal entry for the handler's next step: the recorded one when replaying
         (which must match), a new one otherwise. Returns (entry, is_new)."""
-        inv = self.invocation
-        index = self._cursor
-        if index < len(inv.journal):
-            entry = inv.journal[index]
-            if not entry.matches(kind, name, payload):
-                self._diverged(index, describe_step(index, kind, name, payload))
-            self._cursor += 1
+        replay = self.invocation.replay
+        entry = replay.replayed(kind, name, payload)
+        if entry is not None:
             return entry, False
-        if inv.verify:
-            self._diverged(index, describe_step(index, kind, name, payload))
-        if self.runtime.faults.kill_now(inv.spec.name, inv.handler.name, index):
+        if self.engine.kill_now(self.invocation, replay.position):
             raise Killed()
-        self._cursor += 1
-        return inv.journal.append(kind, name, payload), True
-
-    def _diverged(self, index: int, replayed: str | None) -> typing.NoReturn:
-        error = NonDeterminismError(mismatch(self.invocation.target, self.invocation.journal, index, replayed))
-        self.runtime.fail_test(error)
-        raise error
-
-    def _check_fully_replayed(self) -> None:
-        if self._cursor < len(self.invocation.journal):
-            self._diverged(self._cursor, None)
+        return replay.record(kind, name, payload), True
 
     async def _await(self, entry: Entry) -> bytes | None:
         """Wait for a step's result; a failure is raised as the TerminalError Restate recorded."""
         if entry.index in self._runs:
             await self._execute_run(entry)
-        await self.runtime.flush(self.invocation)
+        await self.engine.flush(self.invocation)
         if not entry.completed and not entry.cancelled_here:
-            await self.runtime.block(self.invocation, entry)
+            await self.engine.block(self.invocation, entry)
         if entry.cancelled_here:
             raise TerminalError("cancelled", 409)
         result = entry.result
@@ -163,13 +236,13 @@ class MockContext(restate.WorkflowContext):
         for entry in entries:
             if entry.index in self._runs:
                 await self._execute_run(entry)
-        await self.runtime.flush(self.invocation)
+        await self.engine.flush(self.invocation)
         if isinstance(future, FirstCompletedUnresolvedFuture):
-            await self.runtime.block_any(self.invocation, entries)
+            await self.engine.block_any(self.invocation, entries)
         else:
             for entry in entries:
                 if not entry.completed and not entry.cancelled_here:
-                    await self.runtime.block(self.invocation, entry)
+                    await self.engine.block(self.invocation, entry)
 
     # -- invocation --------------------------------------------------------------
 
@@ -180,7 +253,7 @@ class MockContext(restate.WorkflowContext):
             headers=dict(inv.headers),
             attempt_headers={},
             body=inv.input,
-            attempt_finished_event=self._finished,
+            attempt_finished_event=self.attempt_finished,
             # The SDK (1.3) leaves it unset with restate-server 1.7, even when the caller sent one.
             idempotency_key=None,
         )
@@ -195,8 +268,8 @@ class MockContext(restate.WorkflowContext):
         return UUID(int=self._random.getrandbits(128), version=4)
 
     def time(self) -> MockFuture[float]:
-        clock = self.runtime.clock
-        return self.run_typed("timestamp", lambda: clock.now)
+        engine = self.engine
+        return self.run_typed("timestamp", lambda: engine.now())
 
     # -- state -------------------------------------------------------------------
 
@@ -228,7 +301,7 @@ class MockContext(restate.WorkflowContext):
         self._may("get", name, write=False)
         entry, new = self._step("get_state", name)
         if new:
-            entry.complete(self.runtime.state_of(self.invocation).get(name))
+            entry.complete(self.engine.state_of(self.invocation).get(name))
         if isinstance(serde, DefaultSerde):
             serde = serde.with_maybe_type(type_hint)
         return self._future(entry, serde)
@@ -239,7 +312,7 @@ class MockContext(restate.WorkflowContext):
         if new:
             # Like the SDK (1.3, with restate-server 1.7): a key cleared with ctx.clear() is still
             # listed until the invocation ends; ctx.clear_all() empties the list at once.
-            keys = sorted(set(self.runtime.state_of(self.invocation)) | self._cleared)
+            keys = sorted(set(self.engine.state_of(self.invocation)) | self._cleared)
             entry.complete(DEFAULT_SERDE.serialize(keys))
         return self._future(entry, DEFAULT_SERDE)
 
@@ -251,7 +324,7 @@ class MockContext(restate.WorkflowContext):
         entry, new = self._step("set_state", name, buffer)
         entry.complete(None)
         if new:
-            self.runtime.write_state(self.invocation, ("set", name, buffer))
+            self.engine.write_state(self.invocation, ("set", name, buffer))
 
     def clear(self, name: str, entry_name: str | None = None) -> None:
         self._may("clear", name, write=True)
@@ -259,7 +332,7 @@ class MockContext(restate.WorkflowContext):
         entry.complete(None)
         self._cleared.add(name)
         if new:
-            self.runtime.write_state(self.invocation, ("clear", name, None))
+            self.engine.write_state(self.invocation, ("clear", name, None))
 
     def clear_all(self, entry_name: str | None = None) -> None:
         self._may("clear_all", "", write=True)
@@ -267,7 +340,7 @@ class MockContext(restate.WorkflowContext):
         entry.complete(None)
         self._cleared.clear()
         if new:
-            self.runtime.write_state(self.invocation, ("clear_all", "", None))
+            self.engine.write_state(self.invocation, ("clear_all", "", None))
 
     # -- run ---------------------------------------------------------------------
 
@@ -316,14 +389,14 @@ class MockContext(restate.WorkflowContext):
 
     async def _execute_run(self, entry: Entry) -> None:
         action, serde, options = self._runs.pop(entry.index)
-        await self.runtime.execute_run(self.invocation, entry, action, serde, options)
+        await self.engine.execute_run(self.invocation, entry, action, serde, options)
 
     # -- timers ------------------------------------------------------------------
 
     def sleep(self, delta: timedelta, name: str | None = None) -> MockSleepFuture:
         entry, new = self._step("sleep", name or "")
         if new:
-            self.runtime.schedule_sleep(self.invocation, entry, delta.total_seconds())
+            self.engine.schedule_sleep(self.invocation, entry, delta.total_seconds())
 
         async def fetch() -> None:
             await self._await(entry)
@@ -344,7 +417,7 @@ class MockContext(restate.WorkflowContext):
         spec, handler = target
         entry, new = self._step("call", spec.target(key, handler), buffer)
         if new:
-            self.runtime.call_from(
+            self.engine.call_from(
                 self.invocation, entry, spec, handler, key or "", buffer, idempotency_key, dict(headers or {})
             )
 
@@ -369,7 +442,7 @@ class MockContext(restate.WorkflowContext):
         spec, handler = target
         entry, new = self._step("send", spec.target(key, handler), buffer)
         if new:
-            invocation_id = self.runtime.send_from(
+            invocation_id = self.engine.send_from(
                 self.invocation,
                 spec,
                 handler,
@@ -386,7 +459,7 @@ class MockContext(restate.WorkflowContext):
     def _typed_call(
         self, method: str, tpe: Any, key: str | None, arg: Any, idempotency_key: str | None, headers: Any
     ) -> MockCallFuture[Any]:
-        target, input_serde, output_serde = self.runtime.resolve_method(tpe, f"ctx.{method}", self.invocation)
+        target, input_serde, output_serde = self.engine.resolve_method(tpe, f"ctx.{method}", self.invocation)
         buffer = bytes(_serialize(input_serde, arg, f"ctx.{method}(...)", self.invocation.target))
         return self._call(target, key, buffer, output_serde, idempotency_key, headers)
 
@@ -400,7 +473,7 @@ class MockContext(restate.WorkflowContext):
         idempotency_key: str | None,
         headers: Any,
     ) -> SendHandle:
-        target, input_serde, _ = self.runtime.resolve_method(tpe, f"ctx.{method}", self.invocation)
+        target, input_serde, _ = self.engine.resolve_method(tpe, f"ctx.{method}", self.invocation)
         buffer = bytes(_serialize(input_serde, arg, f"ctx.{method}(...)", self.invocation.target))
         return self._send(target, key, buffer, delay, idempotency_key, headers)
 
@@ -476,7 +549,7 @@ class MockContext(restate.WorkflowContext):
         scope: str | None = None,
         limit_key: str | None = None,
     ) -> MockCallFuture[bytes]:
-        target = self.runtime.resolve_name(service, handler, self.invocation)
+        target = self.engine.resolve_name(service, handler, self.invocation)
         return self._call(target, key, bytes(arg), BytesSerde(), idempotency_key, headers)
 
     def generic_send(
@@ -491,7 +564,7 @@ class MockContext(restate.WorkflowContext):
         scope: str | None = None,
         limit_key: str | None = None,
     ) -> SendHandle:
-        target = self.runtime.resolve_name(service, handler, self.invocation)
+        target = self.engine.resolve_name(service, handler, self.invocation)
         return self._send(target, key, bytes(arg), send_delay, idempotency_key, headers)
 
     def cancel_invocation(self, invocation_id: str) -> None:
@@ -500,7 +573,7 @@ class MockContext(restate.WorkflowContext):
         entry, new = self._step("cancel_invocation", invocation_id)
         entry.complete(None)
         if new:
-            self.runtime.cancel(invocation_id)
+            self.engine.cancel(invocation_id)
 
     def attach_invocation(
         self,
@@ -512,7 +585,7 @@ class MockContext(restate.WorkflowContext):
             raise ValueError("invocation_id cannot be None")
         entry, new = self._step("attach_invocation", invocation_id)
         if new:
-            self.runtime.attach_from(self.invocation, entry, invocation_id)
+            self.engine.attach_from(self.invocation, entry, invocation_id)
         if isinstance(serde, DefaultSerde):
             serde = serde.with_maybe_type(type_hint)
         return self._future(entry, serde)
@@ -526,7 +599,7 @@ class MockContext(restate.WorkflowContext):
     ) -> tuple[str, MockFuture[T]]:
         entry, new = self._step("awakeable")
         if new:
-            entry.detail["awakeable_id"] = self.runtime.new_awakeable(self.invocation, entry)
+            entry.detail["awakeable_id"] = self.engine.new_awakeable(self.invocation, entry)
         if isinstance(serde, DefaultSerde):
             serde = serde.with_maybe_type(type_hint)
         return str(entry.detail["awakeable_id"]), self._future(entry, serde)
@@ -538,13 +611,13 @@ class MockContext(restate.WorkflowContext):
         entry, new = self._step("resolve_awakeable", name, buffer)
         entry.complete(None)
         if new:
-            self.runtime.complete_awakeable(name, buffer)
+            self.engine.complete_awakeable(name, buffer)
 
     def reject_awakeable(self, name: str, failure_message: str, failure_code: int = 500) -> None:
         entry, new = self._step("reject_awakeable", name, failure_message.encode())
         entry.complete(None)
         if new:
-            self.runtime.complete_awakeable(name, Failure(failure_code, failure_message))
+            self.engine.complete_awakeable(name, Failure(failure_code, failure_message))
 
     def promise(
         self,
@@ -571,13 +644,13 @@ class MockContext(restate.WorkflowContext):
     def _promise_value(self, name: str, serde: Serde[T]) -> MockFuture[T]:
         entry, new = self._step("get_promise", name)
         if new:
-            self.runtime.await_promise(self.invocation, entry, name)
+            self.engine.await_promise(self.invocation, entry, name)
         return self._future(entry, serde)
 
     def _promise_peek(self, name: str, serde: Serde[T]) -> MockFuture[T | None]:
         entry, new = self._step("peek_promise", name)
         if new:
-            self.runtime.peek_promise(self.invocation, entry, name)
+            self.engine.peek_promise(self.invocation, entry, name)
         return self._future(entry, serde)
 
     def _promise_complete(self, name: str, value: Any, serde: Serde[Any]) -> Awaitable[None]:
@@ -588,7 +661,7 @@ class MockContext(restate.WorkflowContext):
             result = payload = bytes(_serialize(serde, value, f"promise {name!r}.resolve(...)", self.invocation.target))
         entry, new = self._step("complete_promise", name, payload)
         if new:
-            self.runtime.complete_promise_from(self.invocation, entry, name, result)
+            self.engine.complete_promise_from(self.invocation, entry, name, result)
         return self._future(entry, None)
 
     # -- preview APIs the mock does not model ---------------------------------------------
@@ -611,6 +684,71 @@ class MockContext(restate.WorkflowContext):
 
     def reject_signal(self, invocation_id: str, name: str, failure_message: str, failure_code: int = 500) -> None:
         raise NotImplementedError("ctx.reject_signal() is a preview API; the mock does not model it.")
+
+
+# -- futures ---------------------------------------------------------------------------------
+
+AsyncDef = Callable[[], Coroutine[Any, Any, Any]]
+
+
+class MockFuture(ServerDurableFuture[T]):
+    """The result of one journal step; the step's index is its handle."""
+
+    def __init__(self, ctx: MockContext, handle: int, fetch: AsyncDef) -> None:
+        super().__init__(ctx, handle, fetch)  # type: ignore[arg-type]
+
+
+class MockSleepFuture(ServerDurableSleepFuture):
+    def __init__(self, ctx: MockContext, handle: int, fetch: AsyncDef) -> None:
+        super().__init__(ctx, handle, fetch)  # type: ignore[arg-type]
+
+
+class MockCallFuture(ServerCallDurableFuture[T]):
+    def __init__(self, ctx: MockContext, handle: int, fetch: AsyncDef, invocation_id: AsyncDef) -> None:
+        super().__init__(ctx, handle, fetch, invocation_id)  # type: ignore[arg-type]
+
+
+class MockSendHandle(SendHandle):
+    def __init__(self, ctx: MockContext, invocation_id: str) -> None:
+        self._ctx = ctx
+        self._invocation_id = invocation_id
+
+    async def invocation_id(self) -> str:
+        return self._invocation_id
+
+    async def cancel_invocation(self) -> None:
+        self._ctx.cancel_invocation(self._invocation_id)
+
+
+class MockDurablePromise(DurablePromise[T], Generic[T]):
+    """A workflow's durable promise: ``value()`` blocks until it is resolved or rejected, from a
+    shared handler, the run itself, or the test (``restate_mock.resolve_promise``)."""
+
+    def __init__(
+        self,
+        name: str,
+        value: Callable[[], MockFuture[T]],
+        peek: Callable[[], MockFuture[T | None]],
+        resolve: Callable[[T], Awaitable[None]],
+        reject: Callable[[str, int], Awaitable[None]],
+    ) -> None:
+        super().__init__(name)
+        self._value, self._peek, self._resolve, self._reject = value, peek, resolve, reject
+
+    def value(self) -> MockFuture[T]:
+        return self._value()
+
+    def peek(self) -> Awaitable[T | None]:
+        return self._peek()
+
+    def resolve(self, value: T) -> Awaitable[None]:
+        return self._resolve(value)
+
+    def reject(self, message: str, code: int = 500) -> Awaitable[None]:
+        return self._reject(message, code)
+
+    def __await__(self) -> Any:
+        return self.value().__await__()  # type: ignore[no-untyped-call]
 
 
 _ANNOTATIONS: dict[Any, Any] = {}

@@ -1,67 +1,62 @@
-"""The engine of the mock: invocations, keys, calls, sends, timers, retries and replay.
+"""The engine of the mock: it runs invocations, hands results between them, and replays.
 
 It follows Restate's semantics, checked against ``restate-server``:
 
-- an exclusive handler (and a workflow's run) holds its key: invocations on a busy key
-  wait in its inbox, in order; shared handlers never wait and only read state;
+- an exclusive handler (and a workflow's run) holds its key; a repeated idempotency key or
+  workflow id names the first invocation (:mod:`.admission`);
 - calls run the callee in-process and hand its result, or its ``TerminalError`` with
   the status code, back to the caller; sends are queued until the test drains them;
 - an invocation that waits for something nobody has completed yet is suspended, and
-  resumed by replaying its journal once it is completed;
+  resumed by replaying its journal once it is completed (:mod:`..replay`);
 - a retryable error fails the attempt, which is retried per the handler's
   ``invocation_retry_policy`` (``ctx.run`` steps with retry options retry on their own
-  and then fail with a ``TerminalError``);
-- a workflow's run executes once per workflow id; idempotency keys deduplicate.
+  and then fail with a ``TerminalError``) (:mod:`.retries`);
+- awakeables and a workflow's promises complete the steps that wait for them (:mod:`.promises`);
+- a test that waits forever is told why (:mod:`.explain`).
 
 Everything here runs inside one asyncio event loop per test action (a call, a drain,
-...): tasks that are still blocked when the action ends are suspended, so nothing
-outlives the loop.
+...): :meth:`MockEngine.drive` runs the action, and tasks that are still blocked when it
+ends are suspended, so nothing outlives the loop. The handler's context reaches the engine
+only through :class:`~django_restate.testing.context.ContextEngine`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import inspect
-import itertools
-import uuid
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 from restate.context import RunOptions
 from restate.exceptions import SuspendedException, TerminalError
 from restate.serde import Serde
 
-from ..reflect import HandlerSpec, ServiceSpec
-from ..registry import NotRegistered, Registry
-from ..runtime import terminal_cause
-from ..serde import TypedJsonSerde
-from . import store
-from .clock import VirtualClock
-from .contexts import AttemptFailed, Killed, MockContext
-from .errors import MockRestateError, NestedDrive, RetryForever
-from .faults import Faults
-from .invocation import Invocation
-from .journal import Entry, Failure, NonDeterminismError, output_mismatch
-from .scheduler import Scheduler
+from ...reflect import HandlerSpec, ServiceSpec
+from ...registry import NotRegistered, Registry
+from ...runtime import terminal_cause
+from ...serde import TypedJsonSerde
+from .. import store
+from ..clock import VirtualClock
+from ..context import AttemptFailed, Killed, MockContext, Target
+from ..errors import MockRestateError, NestedDrive, RetryForever
+from ..faults import Faults
+from ..invocation import Invocation
+from ..replay import Entry, Failure, NonDeterminismError, Replay, output_mismatch
+from ..scheduler import Scheduler
+from .admission import Admission
+from .explain import explain
+from .promises import Promises
+from .retries import DEFAULT_MAX_ATTEMPTS, RunRetries, backoff, invocation_backoff, invocation_policy
+
+__all__ = ["DEFAULT_MAX_ATTEMPTS", "MockEngine"]
 
 T = TypeVar("T")
 
-#: How often the mock retries an invocation that has no ``invocation_retry_policy`` before it
-#: reports the error to the test (the real server would go on retrying).
-DEFAULT_MAX_ATTEMPTS = 5
-#: Restate's default back-off between attempts, in virtual time.
-RETRY_INITIAL, RETRY_FACTOR, RETRY_MAX = 0.05, 2.0, 10.0
 #: A drain that keeps finding work after this many rounds is a handler scheduling itself forever.
 MAX_ROUNDS = 10_000
 
-Target = tuple[ServiceSpec, HandlerSpec]
 
-
-class MockRuntime:
+class MockEngine:
     def __init__(
         self,
         registry: Registry,
@@ -76,22 +71,20 @@ class MockRuntime:
         self.clock = clock or VirtualClock()
         self.scheduler = Scheduler()
         self.faults = Faults()
-        self.invocations: dict[str, Invocation] = {}
+        self.admission = Admission()
+        self.promises = Promises(self.complete_entry, self._writes_append)
         #: Invocations whose task ran in the current test action.
         self.live: set[Invocation] = set()
-        self.locks: dict[tuple[str, str], Invocation] = {}
-        self.inboxes: defaultdict[tuple[str, str], deque[Invocation]] = defaultdict(deque)
-        self.outbox: list[Invocation] = []
-        self.idempotent: dict[tuple[str, str, str, str], Invocation] = {}
-        self.workflow_runs: dict[tuple[str, str], Invocation] = {}
-        self.awakeables: dict[str, tuple[Invocation, Entry]] = {}
-        self.promises: dict[tuple[str, str, str], bytes | Failure] = {}
-        self.promise_waiters: defaultdict[tuple[str, str, str], list[tuple[Invocation, Entry]]] = defaultdict(list)
-        self._promises_loaded: set[tuple[str, str]] = set()
         self._writes: list[Callable[[], None]] = []
         self._errors: list[BaseException] = []
         self._driving = False
-        self._ids = itertools.count(1)
+
+    @property
+    def invocations(self) -> dict[str, Invocation]:
+        return self.admission.invocations
+
+    def now(self) -> float:
+        return self.clock.now
 
     # -- errors that fail the test ----------------------------------------------------
 
@@ -106,10 +99,7 @@ class MockRuntime:
         """Run one test action; suspend what is still blocked, write to the database, and raise
         the first error a handler caused."""
         if self._driving:
-            raise NestedDrive(
-                "The mock was called from inside a handler it is running (for example from a ctx.run "
-                "action). Call handlers from the test, or from handlers with ctx.service_call / object_call."
-            )
+            raise NestedDrive()
         self._driving = True
         failure: BaseException | None = None
         try:
@@ -157,13 +147,10 @@ class MockRuntime:
         )
 
     def _start_due_sends(self) -> bool:
-        due = [inv for inv in self.outbox if inv.due_at <= self.clock.now]
-        if not due:
-            return False
-        self.outbox = [inv for inv in self.outbox if inv not in due]
+        due = self.admission.take_due(self.clock.now)
         for inv in due:
             self.submit(inv)
-        return True
+        return bool(due)
 
     async def _suspend_all(self) -> None:
         """Stop every task still blocked at the end of a test action: it resumes by replay later."""
@@ -181,61 +168,21 @@ class MockRuntime:
                 inv.task.cancel()
         self.live.clear()
 
+    def explain(self, inv: Invocation) -> str:
+        """Why ``inv`` cannot finish, following what it waits for."""
+        return explain(inv, self.admission)
+
     # -- admitting and running invocations ---------------------------------------------
-
-    def new_id(self) -> str:
-        return "inv_1" + uuid.uuid4().hex[:10] + f"{next(self._ids):06d}"
-
-    def admit(
-        self,
-        spec: ServiceSpec,
-        handler: HandlerSpec,
-        key: str,
-        buffer: bytes,
-        *,
-        headers: dict[str, str] | None = None,
-        idempotency_key: str | None = None,
-        caller: Invocation | None = None,
-    ) -> tuple[Invocation, bool]:
-        """The invocation a request names: an existing one for a repeated idempotency key or
-        workflow id (Restate answers those with the first invocation), else a new one.
-        Returns (invocation, is_new)."""
-        if spec.kind == "service":
-            key = ""
-        if idempotency_key is not None:
-            existing = self.idempotent.get((spec.name, key, handler.name, idempotency_key))
-            if existing is not None:
-                return existing, False
-        if handler.kind == "workflow" and (spec.name, key) in self.workflow_runs:
-            return self.workflow_runs[(spec.name, key)], False
-        inv = Invocation(
-            id=self.new_id(),
-            spec=spec,
-            handler=handler,
-            key=key,
-            input=buffer,
-            headers=dict(headers or {}),
-            idempotency_key=idempotency_key,
-            caller=caller,
-        )
-        self.invocations[inv.id] = inv
-        if idempotency_key is not None:
-            self.idempotent[(spec.name, key, handler.name, idempotency_key)] = inv
-        if handler.kind == "workflow":
-            self.workflow_runs[(spec.name, key)] = inv
-        return inv, True
 
     def submit(self, inv: Invocation) -> None:
         """Start an invocation, or queue it behind the one that holds its key."""
-        lock = inv.lock_key
-        if lock is not None:
-            holder = self.locks.get(lock)
-            if holder is not None and holder is not inv:
-                inv.status = "inboxed"
-                self.inboxes[lock].append(inv)
-                return
-            self.locks[lock] = inv
-        self._start(inv)
+        if self.admission.acquire(inv):
+            self._start(inv)
+
+    def run_now(self, inv: Invocation) -> None:
+        """Start a queued send at once (the test called it with the idempotency key it was sent with)."""
+        if self.admission.unqueue(inv):
+            self.submit(inv)
 
     def _start(self, inv: Invocation) -> None:
         inv.status = "running"
@@ -251,11 +198,14 @@ class MockRuntime:
         if entry.complete(result):
             self._resume(owner)
 
+    def context(self, inv: Invocation, kind: str | None = None) -> MockContext:
+        """A context for a new attempt of ``inv``: it replays the journal from the start."""
+        inv.replay = Replay(inv.journal, inv.target, verify=inv.verify, report=self.fail_test)
+        return MockContext(self, inv, kind or inv.handler_kind)
+
     async def _attempt(self, inv: Invocation) -> None:
         inv.attempts += 1
-        ctx = MockContext(self, inv, inv.handler_kind)
-        inv.context = ctx
-        result = await self._execute(inv, ctx)
+        result = await self._execute(inv, self.context(inv))
         if result is None:
             return
         if self.replay_check and not inv.killed:
@@ -269,12 +219,12 @@ class MockRuntime:
             if not inv.verify:
                 await self._load(inv)
             method = getattr(inv.spec.cls(), inv.handler.attr)
-            input_serde, output_serde = self.serdes(inv.handler)
+            input_serde, output_serde = inv.handler.serdes
             if inv.handler.takes_input:
-                value = await method(ctx, self._decode_input(inv.handler, input_serde, inv.input))
+                value = await method(ctx, _decode_input(input_serde, inv.input))
             else:
                 value = await method(ctx)
-            ctx._check_fully_replayed()
+            inv.replay.check_fully_replayed()
             return bytes(output_serde.serialize(value))
         except SuspendedException:
             inv.status = "suspended"
@@ -299,21 +249,13 @@ class MockRuntime:
             self._retry(inv, error)
             return None
         finally:
-            ctx._finished.event.set()
-
-    def _decode_input(self, handler: HandlerSpec, serde: Serde[Any], buffer: bytes) -> Any:
-        if isinstance(serde, TypedJsonSerde):
-            return serde.deserialize(buffer)  # a TerminalError 400 for bad input, as the endpoint answers
-        try:
-            return serde.deserialize(buffer)
-        except Exception as exc:  # the SDK's own wording for a user serde that fails
-            raise TerminalError(f"Unable to parse an input argument. {exc}") from exc
+            ctx.attempt_finished.set()
 
     async def _load(self, inv: Invocation) -> None:
         """Load the state (and a workflow's promises) the attempt reads, after pending writes."""
         writes, self._writes = self._writes, []
         reads_state = inv.handler_kind != "service"
-        promises = inv.spec.kind == "workflow" and (inv.spec.name, inv.key) not in self._promises_loaded
+        promises = inv.spec.kind == "workflow" and not self.promises.loaded(inv.spec.name, inv.key)
         if not writes and not reads_state and not promises:
             return
         state, loaded = await self.scheduler.run_sync(
@@ -321,20 +263,14 @@ class MockRuntime:
         )
         inv.state = state
         if promises:
-            self._merge_promises(inv.spec.name, inv.key, loaded)
-
-    def _merge_promises(self, workflow: str, key: str, loaded: dict[str, bytes | Failure]) -> None:
-        self._promises_loaded.add((workflow, key))
-        for name, result in loaded.items():
-            self.promises.setdefault((workflow, key, name), result)
+            self.promises.merge(inv.spec.name, inv.key, loaded)
 
     async def _verify(self, inv: Invocation, recorded: bytes | Failure) -> None:
         """The replay check: run the handler again against its journal; it must make the same steps
         and return the same result."""
         inv.verify = True
-        inv.context = MockContext(self, inv, inv.handler_kind)
         try:
-            replayed = await self._execute(inv, inv.context)
+            replayed = await self._execute(inv, self.context(inv))
         except Exception as error:
             replayed = Failure(500, repr(error))
         finally:
@@ -349,16 +285,10 @@ class MockRuntime:
         inv.output = output
         inv.done = True
         inv.status = "completed"
-        # A test may make thousands of calls: keep the record and its journal, not the machinery.
-        inv.context, inv.state = None, None
-        lock = inv.lock_key
-        if lock is not None and self.locks.get(lock) is inv:
-            del self.locks[lock]
-            inbox = self.inboxes.get(lock)
-            if inbox:
-                following = inbox.popleft()
-                self.locks[lock] = following
-                self._start(following)
+        inv.state = None  # a test may make thousands of calls: keep the record, not the machinery
+        following = self.admission.release(inv)
+        if following is not None:
+            self._start(following)
         callbacks, inv.on_done = inv.on_done, []
         for callback in callbacks:
             callback(inv)
@@ -372,7 +302,7 @@ class MockRuntime:
     def _retry(self, inv: Invocation, error: BaseException) -> None:
         """A retryable failure: back off and try again per the invocation retry policy."""
         inv.last_error = error
-        policy = inv.handler.options.get("invocation_retry_policy") or inv.spec.options.get("invocation_retry_policy")
+        policy = invocation_policy(inv)
         limit = getattr(policy, "max_attempts", None)
         if limit is not None and inv.attempts >= limit:
             if getattr(policy, "on_max_attempts", None) == "kill":
@@ -380,8 +310,8 @@ class MockRuntime:
             else:
                 inv.status = "paused"
             return
+        inv.status = "backing-off"
         if limit is None and inv.attempts >= self.max_attempts:
-            inv.status = "backing-off"
             failure = RetryForever(
                 f"{inv.target} failed {inv.attempts} times with {error!r}; the mock stops here.",
                 "set invocation_retry_policy on the handler to bound the retries",
@@ -389,11 +319,7 @@ class MockRuntime:
             failure.__cause__ = error
             self.fail_test(failure)
             return
-        initial = _seconds(getattr(policy, "initial_interval", None), RETRY_INITIAL)
-        factor = getattr(policy, "exponentiation_factor", None) or RETRY_FACTOR
-        cap = _seconds(getattr(policy, "max_interval", None), RETRY_MAX)
-        delay = min(initial * factor ** (inv.attempts - 1), cap)
-        inv.status = "backing-off"
+        delay = backoff(invocation_backoff(policy), inv.attempts)
         self.clock.call_later(delay, lambda: self._start(inv), f"retry {inv.target}")
 
     # -- waiting ------------------------------------------------------------------------
@@ -401,9 +327,7 @@ class MockRuntime:
     async def block(self, inv: Invocation, entry: Entry) -> None:
         """Wait until ``entry`` completes (or a cancellation, suspension or kill arrives)."""
         if inv.verify:
-            context = inv.context
-            assert context is not None
-            context._diverged(entry.index, f"awaits {entry.describe()}, which the recorded run never saw completed")
+            inv.replay.diverged(entry.index, f"awaits {entry.describe()}, which the recorded run never saw completed")
         if inv.cancel_requested and not inv.cancel_delivered:
             inv.cancel_delivered = True
             entry.cancelled_here = True
@@ -436,7 +360,10 @@ class MockRuntime:
                 if waiter in entry.waiters:
                     entry.waiters.remove(waiter)
 
-    # -- state --------------------------------------------------------------------------
+    def kill_now(self, inv: Invocation, step: int) -> bool:
+        return self.faults.kill_now(inv.spec.name, inv.handler.name, step)
+
+    # -- state ----------------------------------------------------------------------------
 
     def state_of(self, inv: Invocation) -> dict[str, bytes]:
         if inv.state is None:
@@ -456,32 +383,23 @@ class MockRuntime:
         service, key = inv.spec.name, inv.key
         self._writes.append(lambda: store.apply_writes(service, key, [write]))
 
+    def _writes_append(self, write: Callable[[], None]) -> None:
+        self._writes.append(write)
+
     async def flush(self, inv: Invocation | None = None) -> None:
         """Write what handlers changed to the database (before anyone else can read it)."""
         if self._writes:
             writes, self._writes = self._writes, []
             await self.scheduler.run_sync(_apply, writes)
 
-    # -- ctx.run --------------------------------------------------------------------------
+    # -- ctx.run ----------------------------------------------------------------------------
 
     async def execute_run(
         self, inv: Invocation, entry: Entry, action: Callable[[], Any], serde: Serde[Any], options: RunOptions[Any]
     ) -> None:
         """Run a ``ctx.run`` action, retrying it per its options; a failure with retry options
         becomes a TerminalError(500, repr(error)), without them it fails the whole attempt."""
-        bounded = any(
-            v is not None
-            for v in (
-                options.max_attempts,
-                options.max_duration,
-                options.initial_retry_interval,
-                options.max_retry_interval,
-                options.retry_interval_factor,
-            )
-        )
-        interval = _seconds(options.initial_retry_interval, RETRY_INITIAL)
-        factor = options.retry_interval_factor or RETRY_FACTOR
-        cap = _seconds(options.max_retry_interval, RETRY_MAX)
+        retries = RunRetries.of(options)
         elapsed, attempt = 0.0, 0
         while True:
             attempt += 1
@@ -500,28 +418,20 @@ class MockRuntime:
                 entry.complete(Failure(error.status_code, error.message))
                 return
             except Exception as error:
-                if not bounded:
+                if retries is None:
                     raise AttemptFailed(error) from error
-                exhausted = options.max_attempts is not None and attempt >= options.max_attempts
-                if options.max_duration is not None and elapsed >= options.max_duration.total_seconds():
-                    exhausted = True
-                if exhausted:
+                if retries.exhausted(attempt, elapsed):
                     entry.complete(Failure(500, repr(error)))
                     return
-                elapsed += min(interval * factor ** (attempt - 1), cap)
+                elapsed += backoff(retries.backoff, attempt)
                 continue
             entry.complete(buffer)
             return
 
-    # -- timers ---------------------------------------------------------------------------
-
     def schedule_sleep(self, inv: Invocation, entry: Entry, seconds: float) -> None:
         self.clock.call_later(seconds, lambda: self.complete_entry(inv, entry, None), f"{inv.target} sleep")
 
-    # -- calls, sends, attach, cancel -------------------------------------------------------
-
-    def serdes(self, handler: HandlerSpec) -> tuple[Serde[Any], Serde[Any]]:
-        return handler.serdes
+    # -- calls, sends, attach, cancel, kill -------------------------------------------------
 
     def resolve_method(self, tpe: Any, how: str, caller: Invocation) -> tuple[Target, Serde[Any], Serde[Any]]:
         """The handler that ``ctx.object_call(Cart.add_item, ...)`` names, by the rule the endpoint
@@ -537,7 +447,7 @@ class MockRuntime:
             )
             self.fail_test(error)
             raise error from None
-        return target, *self.serdes(target[1])
+        return target, *target[1].serdes
 
     def resolve_name(self, service: str, handler: str, caller: Invocation) -> Target:
         try:
@@ -564,7 +474,7 @@ class MockRuntime:
         idempotency_key: str | None,
         headers: dict[str, str],
     ) -> None:
-        callee, new = self.admit(
+        callee, new = self.admission.admit(
             spec, handler, key, buffer, headers=headers, idempotency_key=idempotency_key, caller=caller
         )
         entry.detail["invocation_id"] = callee.id
@@ -586,11 +496,10 @@ class MockRuntime:
         idempotency_key: str | None,
         headers: dict[str, str],
     ) -> str:
-        inv, new = self.admit(spec, handler, key, buffer, headers=headers, idempotency_key=idempotency_key)
+        inv, new = self.admission.admit(spec, handler, key, buffer, headers=headers, idempotency_key=idempotency_key)
         if new:
-            inv.due_at = self.clock.now + delay
             inv.caller = caller
-            self.outbox.append(inv)
+            self.admission.queue(inv, self.clock.now + delay)
             if delay > 0:  # so that draining with time moves the clock to it
                 self.clock.call_at(inv.due_at, lambda: None, f"send {inv.target}")
         return inv.id
@@ -609,8 +518,7 @@ class MockRuntime:
         if inv is None or inv.done:
             return
         inv.cancel_requested = True
-        if inv in self.outbox:  # on a server it would be running by now: it starts, and sees the cancellation
-            self.outbox.remove(inv)
+        if self.admission.unqueue(inv):  # on a server it would be running by now: it starts, and sees it
             self.submit(inv)
             return
         if inv.blocked:
@@ -630,110 +538,40 @@ class MockRuntime:
             for entry in list(inv.blocked):
                 entry.wake(Killed())
             return
-        if inv in self.outbox:
-            self.outbox.remove(inv)
-        lock = inv.lock_key
-        if inv.status == "inboxed" and lock is not None:
-            self.inboxes[lock].remove(inv)
+        self.admission.withdraw(inv)
         self.finish(inv, Failure(409, "killed"))
 
-    # -- awakeables -------------------------------------------------------------------------
+    # -- awakeables and workflow promises ---------------------------------------------------
 
     def new_awakeable(self, inv: Invocation, entry: Entry) -> str:
-        digest = hashlib.sha256(f"{inv.id}/{entry.index}".encode()).digest()
-        awakeable_id = "sign_1" + base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
-        self.awakeables[awakeable_id] = (inv, entry)
-        return awakeable_id
+        return self.promises.new_awakeable(inv, entry)
 
     def complete_awakeable(self, awakeable_id: str, result: bytes | Failure) -> bool:
-        """Resolve or reject an awakeable; completing it twice is ignored, as by Restate."""
-        found = self.awakeables.get(awakeable_id)
-        if found is None:
-            return False
-        owner, entry = found
-        self.complete_entry(owner, entry, result)
-        return True
-
-    # -- workflow promises --------------------------------------------------------------------
+        return self.promises.complete_awakeable(awakeable_id, result)
 
     def await_promise(self, inv: Invocation, entry: Entry, name: str) -> None:
-        key = (inv.spec.name, inv.key, name)
-        if key in self.promises:
-            entry.complete(self.promises[key])
-        else:
-            self.promise_waiters[key].append((inv, entry))
+        self.promises.await_promise(inv, entry, name)
 
     def peek_promise(self, inv: Invocation, entry: Entry, name: str) -> None:
-        entry.complete(self.promises.get((inv.spec.name, inv.key, name)))
+        self.promises.peek_promise(inv, entry, name)
 
     def complete_promise_from(self, inv: Invocation, entry: Entry, name: str, result: bytes | Failure) -> None:
-        if self.complete_promise(inv.spec.name, inv.key, name, result):
-            entry.complete(None)
-        else:
-            entry.complete(Failure(409, "promise was already completed"))
-
-    def complete_promise(self, workflow: str, key: str, name: str, result: bytes | Failure) -> bool:
-        """Resolve or reject a promise once; False when it was already completed."""
-        slot = (workflow, key, name)
-        if slot in self.promises:
-            return False
-        self.promises[slot] = result
-
-        def write() -> None:
-            store.complete_promise(workflow, key, name, result)
-
-        self._writes.append(write)
-        for owner, entry in self.promise_waiters.pop(slot, []):
-            self.complete_entry(owner, entry, result)
-        return True
+        self.promises.complete_promise_from(inv, entry, name, result)
 
     async def load_promises(self, workflow: str, key: str) -> None:
-        if (workflow, key) not in self._promises_loaded:
+        """Read a workflow's promises from the database (after pending writes), once."""
+        if not self.promises.loaded(workflow, key):
             _, loaded = await self.scheduler.run_sync(_write_then_read, [], workflow, key, False, True)
-            self._merge_promises(workflow, key, loaded)
+            self.promises.merge(workflow, key, loaded)
 
-    # -- explaining why a test waits forever --------------------------------------------------
 
-    def explain(self, inv: Invocation) -> str:
-        """Why ``inv`` cannot finish, following what it waits for."""
-        return f"{inv.target} ({inv.id}) " + self._why(inv, set())
-
-    def _why(self, inv: Invocation, seen: set[str]) -> str:
-        if inv.id in seen:
-            return "is the invocation above: they wait for each other, which deadlocks a real server too"
-        seen.add(inv.id)
-        if inv.status == "scheduled":
-            return "is a queued send; sends run on restate_mock.drain()"
-        if inv.status == "paused":
-            return f"is paused after {inv.attempts} failed attempts (last error: {inv.last_error!r})"
-        if inv.status == "inboxed":
-            lock = inv.lock_key
-            holder = self.locks.get(lock) if lock is not None else None
-            if lock is None or holder is None:
-                return "waits for its key"
-            return f"waits for its key {lock[1]!r}, held by {holder.target} ({holder.id}), which " + self._why(
-                holder, seen
-            )
-        waits = [self._explain_entry(inv, entry, seen) for entry in inv.waited_on if not entry.completed]
-        if not waits:
-            return f"is {inv.status}"
-        return "awaits " + "; and ".join(waits)
-
-    def _explain_entry(self, inv: Invocation, entry: Entry, seen: set[str]) -> str:
-        if entry.kind == "awakeable":
-            return (
-                f"awakeable {entry.detail['awakeable_id']} (step {entry.index}): resolve it with "
-                "restate_mock.resolve_awakeable(...) or from another handler"
-            )
-        if entry.kind == "get_promise":
-            return (
-                f"promise {entry.name!r} (step {entry.index}): resolve it from a shared handler or with "
-                f"restate_mock.resolve_promise({inv.spec.name}, {inv.key!r}, {entry.name!r}, value)"
-            )
-        callee = self.invocations.get(str(entry.detail.get("invocation_id", entry.name)))
-        if entry.kind in ("call", "attach_invocation") and callee is not None:
-            return f"the result of {callee.target} ({callee.id}), which " + self._why(callee, seen)
-        return entry.describe()
+def _decode_input(serde: Serde[Any], buffer: bytes) -> Any:
+    if isinstance(serde, TypedJsonSerde):
+        return serde.deserialize(buffer)  # a TerminalError 400 for bad input, as the endpoint answers
+    try:
+        return serde.deserialize(buffer)
+    except Exception as exc:  # the SDK's own wording for a user serde that fails
+        raise TerminalError(f"Unable to parse an input argument. {exc}") from exc
 
 
 def _write_then_read(
@@ -748,10 +586,6 @@ def _write_then_read(
 def _apply(writes: Iterable[Callable[[], None]]) -> None:
     for write in writes:
         write()
-
-
-def _seconds(value: timedelta | None, default: float) -> float:
-    return value.total_seconds() if value is not None else default
 
 
 def _unwrap(action: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The journal of a mock invocation, and the replay check that compares a second run against it.
+"""The journal of a mock invocation, the cursor that replays it, and the diff the replay check shows.
 
 Restate records every durable step of an invocation (state access, ``ctx.run``, calls,
 sleeps, awakeables, promises) and, when it retries or resumes the invocation, replays
@@ -11,8 +11,9 @@ the real server's always-replay mode does.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import MockRestateError
 
@@ -110,6 +111,58 @@ HINT = (
     "must make the same steps in the same order. Use ctx.random(), ctx.uuid() and ctx.time(), and "
     "put other side effects (clock, random, I/O) inside ctx.run_typed(...)."
 )
+
+
+class Replay:
+    """Where one attempt of an invocation stands in its journal.
+
+    Each attempt runs the handler from the top: a step the journal already holds is answered
+    from it (and must be the same step), a step past its end is recorded. With ``verify`` (the
+    replay check's second run) the journal must already hold every step. ``report`` learns of a
+    divergence before it is raised, so handler code that catches it cannot hide it from the test.
+    """
+
+    __slots__ = ("journal", "label", "position", "verify", "report")
+
+    def __init__(
+        self,
+        journal: Journal,
+        label: str,
+        *,
+        verify: bool = False,
+        report: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.journal, self.label, self.verify, self.report = journal, label, verify, report
+        self.position = 0
+
+    def replayed(self, kind: str, name: str, payload: bytes | None) -> Entry | None:
+        """The recorded entry for the next step, or None when the handler is past what was recorded."""
+        index = self.position
+        if index < len(self.journal):
+            entry = self.journal[index]
+            if not entry.matches(kind, name, payload):
+                self.diverged(index, describe_step(index, kind, name, payload))
+            self.position += 1
+            return entry
+        if self.verify:
+            self.diverged(index, describe_step(index, kind, name, payload))
+        return None
+
+    def record(self, kind: str, name: str, payload: bytes | None) -> Entry:
+        """Append a new step (the handler is past the end of its journal)."""
+        self.position += 1
+        return self.journal.append(kind, name, payload)
+
+    def check_fully_replayed(self) -> None:
+        """The handler returned: a journal with steps it did not make again is a divergence too."""
+        if self.position < len(self.journal):
+            self.diverged(self.position, None)
+
+    def diverged(self, index: int, replayed: str | None) -> NoReturn:
+        error = NonDeterminismError(mismatch(self.label, self.journal, index, replayed))
+        if self.report is not None:
+            self.report(error)
+        raise error
 
 
 def mismatch(label: str, recorded: Journal, index: int, replayed: str | None) -> str:
