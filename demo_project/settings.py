@@ -1,14 +1,29 @@
 """Settings for the demo shop. SQLite by default; PostgreSQL when DATABASE_URL is set."""
 
 import os
+import secrets
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+
+def local_secret_key(path: Path) -> str:
+    """A random key made once per checkout and kept out of git: never a key everyone can read."""
+    try:
+        with open(path, "x", encoding="ascii") as fresh:  # "x": two processes starting at once agree
+            fresh.write(secrets.token_urlsafe(50))
+    except FileExistsError:
+        pass
+    return path.read_text(encoding="ascii").strip()
+
+
+# Safe unless told otherwise: DEBUG is off unless DJANGO_DEBUG=1, the key comes from the environment
+# (or a random one in demo_project/.secret_key, never one published in the repository).
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or local_secret_key(BASE_DIR / ".secret_key")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
 INSTALLED_APPS = [
@@ -24,11 +39,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) from the ASGI server itself: with DEBUG from the apps'
+    # static/ folders, otherwise from STATIC_ROOT after `manage.py collectstatic`.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "demo_project.urls"
@@ -75,8 +94,20 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Times are stored in UTC and shown in TIME_ZONE (e.g. DJANGO_TIME_ZONE=Europe/Berlin); pages name the zone.
 USE_TZ = True
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+
 STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / ".static"))
+# WhiteNoise answers with a file iterator that is synchronous; under ASGI Django reads it in a
+# thread and warns once per process that it does. Expected here, so not shown.
+warnings.filterwarnings("ignore", "StreamingHttpResponse must consume synchronous iterators", Warning)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names after collectstatic, so browsers may cache them forever.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 RESTATE = {
     "ADMIN_URL": os.environ.get("RESTATE_ADMIN_URL", "http://127.0.0.1:9070"),

@@ -12,6 +12,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "NAME": os.path.join(tempfile.gettempdir(), f"django-restate-test-{os.getpid()}.sqlite3")
     }
 
+# The demo serves hashed names from collectstatic's manifest; tests render pages without running it.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.admin_app"]  # noqa: F405  (handlers for the admin tests)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.reliability_app"]  # noqa: F405  (handlers for the reliability suite)

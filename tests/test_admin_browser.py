@@ -3,50 +3,20 @@ edits it, and sees the new value. The screenshot lands in test-artifacts/."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests import browser as browsers
 from tests.admin_app import fixtures
 from tests.admin_app.fixtures import SERVICE
+from tests.browser import ARTIFACTS
 
 notebooks = fixtures.notebooks
+browser = browsers.browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        for arg in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--window-size=1400,1000",
-        ):
-            options.add_argument(arg)
-        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-        driver.implicitly_wait(0)
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def test_staff_finds_a_virtual_objects_state_edits_it_and_sees_the_new_value(
