@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class BenchCart(VirtualObject):
     """One instance per key, with two state entries, like a small shopping cart."""
 
-    name = SERVICE
+    class Meta:
+        name = SERVICE
 
     async def fill(self, ctx: restate.ObjectContext, n: int) -> None:
         ctx.set("items", {"sku-1": n % 7 + 1, "sku-2": 1})

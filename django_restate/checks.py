@@ -91,7 +91,11 @@ def check_endpoint_path() -> list[Error | Warning]:
 @register(Tags.compatibility)
 def check_registry(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return [
-        Error(str(conflict), hint='Set `name = "..."` on one of the classes.', id="django_restate.E006")
+        Error(
+            str(conflict),
+            hint='Give one of the classes another name: `class Meta: name = "..."`.',
+            id="django_restate.E006",
+        )
         for conflict in registry.conflicts
     ]
 

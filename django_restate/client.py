@@ -747,7 +747,7 @@ def _registered_or_read(cls: Any) -> ServiceSpec:
     try:
         return registry.get(cls)
     except NotRegistered:
-        if not (isinstance(cls, type) and issubclass(cls, RestateService)) or cls.abstract:
+        if not (isinstance(cls, type) and issubclass(cls, RestateService)) or cls._meta.abstract:
             raise TypeError(
                 f"{cls!r} is not a handler class: pass a concrete subclass of django_restate.Service, "
                 "VirtualObject or Workflow."

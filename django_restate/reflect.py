@@ -19,7 +19,7 @@ import restate
 from django.core.exceptions import ImproperlyConfigured
 from restate.serde import Serde
 
-from .handlers import OPTIONS_ATTR, RestateService
+from .handlers import OPTIONS_ATTR, SDK_CLASSES, RestateService
 from .serde import typed_json
 
 #: The handler's context kind, read from its first annotation.
@@ -148,7 +148,8 @@ class ServiceSpec:
 
 
 def reflect(cls: type[RestateService]) -> ServiceSpec:
-    kind = cls.restate_kind
+    meta = cls._meta
+    kind = meta.kind
     label = f"{cls.__module__}.{cls.__qualname__}"
     handlers = []
     for attr, func in _public_functions(cls):
@@ -174,11 +175,11 @@ def reflect(cls: type[RestateService]) -> ServiceSpec:
             )
     return ServiceSpec(
         cls=cls,
-        name=cls.service_name(),
+        name=meta.name,
         kind=kind,
         handlers=tuple(handlers),
-        options=_service_options(cls),
-        doc=inspect.cleandoc(cls.__dict__["__doc__"]) if cls.__dict__.get("__doc__") else None,
+        options=dict(meta.options),
+        doc=meta.description or (inspect.cleandoc(cls.__dict__["__doc__"]) if cls.__dict__.get("__doc__") else None),
     )
 
 
@@ -283,15 +284,8 @@ def _home_of(context_type: type) -> str:
     return "Service"
 
 
-def _service_options(cls: type[RestateService]) -> dict[str, Any]:
-    """Class attributes named like the SDK constructor's arguments become service options."""
-    sdk_class = sdk_class_for(cls.restate_kind)
-    names = [p for p in inspect.signature(sdk_class).parameters if p not in ("name", "description")]
-    return {n: getattr(cls, n) for n in names if getattr(cls, n, None) is not None}
-
-
 def sdk_class_for(kind: str) -> Any:
-    return {"service": restate.Service, "object": restate.VirtualObject, "workflow": restate.Workflow}[kind]
+    return SDK_CLASSES[kind]
 
 
 def handler_option_names(kind: str, handler_kind: str | None) -> set[str]:

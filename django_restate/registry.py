@@ -51,7 +51,7 @@ class Registry:
     def register(self, *classes: type[RestateService]) -> None:
         """Register handler classes by hand (autodiscovery does this for you)."""
         for cls in classes:
-            if not (inspect.isclass(cls) and issubclass(cls, RestateService)) or cls.abstract:
+            if not (inspect.isclass(cls) and issubclass(cls, RestateService)) or cls._meta.abstract:
                 raise ImproperlyConfigured(
                     f"{cls!r} is not a concrete subclass of django_restate.Service, VirtualObject or Workflow."
                 )
@@ -60,7 +60,7 @@ class Registry:
             if existing is not None and existing.cls is not cls:
                 raise AlreadyRegistered(
                     f"Two classes define the Restate service {spec.name!r}: {existing.label} and {spec.label}. "
-                    'Set `name = "..."` on one of them.'
+                    'Give one of them another name in its inner `class Meta: name = "..."`.'
                 )
             self._specs[spec.name] = spec
             self._by_function = None
@@ -151,7 +151,7 @@ class Registry:
     def register_module(self, module: ModuleType) -> None:
         """Register every concrete handler class defined (not imported) in ``module``."""
         for _, value in inspect.getmembers(module, inspect.isclass):
-            if issubclass(value, RestateService) and value.__module__ == module.__name__ and not value.abstract:
+            if issubclass(value, RestateService) and value.__module__ == module.__name__ and not value._meta.abstract:
                 try:
                     self.register(value)
                 except AlreadyRegistered as exc:

@@ -65,7 +65,8 @@ class Ghost(VirtualObject):
 
 
 class ShrunkNotebook(VirtualObject):
-    name = SERVICE
+    class Meta:
+        name = SERVICE
 
     async def read(self, ctx: restate.ObjectContext, key: str) -> str: ...  # exclusive now, shared on the server
 

@@ -28,7 +28,8 @@ class Point:
 class Counter(VirtualObject):
     """Counts things, per key."""
 
-    inactivity_timeout = timedelta(seconds=30)
+    class Meta:
+        inactivity_timeout = timedelta(seconds=30)
 
     async def add(self, ctx: restate.ObjectContext, amount: int) -> int:
         return amount
@@ -56,7 +57,8 @@ def test_kinds_come_from_annotations():
 
 def test_name_and_handler_options():
     class Mailer(Service):
-        name = "mail"
+        class Meta:
+            name = "mail"
 
         @handler(name="deliver", ingress_private=True)
         async def send(self, ctx: restate.Context, item: Item) -> None: ...
@@ -80,7 +82,8 @@ def test_workflow_main_and_shared():
 
 def test_inherited_handlers_and_abstract_bases():
     class Base(VirtualObject):
-        abstract = True
+        class Meta:
+            abstract = True
 
         async def ping(self, ctx: restate.ObjectSharedContext) -> str:
             return "base"
@@ -91,7 +94,7 @@ def test_inherited_handlers_and_abstract_bases():
 
         async def touch(self, ctx: restate.ObjectContext, point: Point) -> None: ...
 
-    assert Base.abstract and not Child.abstract
+    assert Base._meta.abstract and not Child._meta.abstract
     spec = reflect(Child)
     assert [h.name for h in spec.handlers] == ["ping", "touch"]
     assert spec.handler("touch").input_type is Point
@@ -245,3 +248,164 @@ def test_serde_module_is_a_leaf():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not any(m and (m.startswith("django_restate") or m.startswith(".")) for m in imported)
     assert all(n.level == 0 for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
+
+
+# -- options in class Meta: handler methods may have any name ----------------------------------
+
+
+def test_handlers_may_be_called_like_options():
+    class Person(VirtualObject):
+        """A person."""
+
+        async def name(self, ctx: restate.ObjectSharedContext) -> str:
+            return "Ada"
+
+        async def metadata(self, ctx: restate.ObjectSharedContext) -> dict[str, str]:
+            return {}
+
+        async def abstract(self, ctx: restate.ObjectContext) -> None: ...
+
+        async def description(self, ctx: restate.ObjectSharedContext) -> str:
+            return ""
+
+    spec = reflect(Person)
+    assert spec.name == "Person"
+    assert spec.options == {}
+    assert spec.doc == "A person."
+    assert not Person._meta.abstract
+    assert [h.name for h in spec.handlers] == ["name", "metadata", "abstract", "description"]
+    assert {h.name: h.kind for h in spec.handlers}["abstract"] == "exclusive"
+
+
+def test_meta_sets_name_description_and_sdk_options():
+    policy = restate.InvocationRetryPolicy(max_attempts=3)
+
+    class Ledger(VirtualObject):
+        """The docstring."""
+
+        class Meta:
+            name = "Books"
+            description = "Kept by Meta."
+            metadata = {"team": "money"}
+            enable_lazy_state = True
+            invocation_retry_policy = policy
+
+        async def name(self, ctx: restate.ObjectSharedContext) -> str:
+            return "n"
+
+    spec = reflect(Ledger)
+    assert (spec.name, spec.doc) == ("Books", "Kept by Meta.")
+    assert spec.options == {"metadata": {"team": "money"}, "enable_lazy_state": True, "invocation_retry_policy": policy}
+    assert [h.name for h in spec.handlers] == ["name"]
+
+
+def test_meta_less_classes_take_their_class_name_and_no_options():
+    class Plain(Service):
+        async def go(self, ctx: restate.Context) -> None: ...
+
+    assert Plain._meta.name == "Plain" and not Plain._meta.abstract
+    assert reflect(Plain).options == {}
+
+
+def test_abstract_base_meta_is_inherited_but_not_its_name_or_abstract():
+    class Base(VirtualObject):
+        class Meta:
+            abstract = True
+            name = "NeverUsed"
+            inactivity_timeout = timedelta(seconds=5)
+            ingress_private = True
+
+        async def ping(self, ctx: restate.ObjectSharedContext) -> str:
+            return "base"
+
+    class Implicit(Base):  # no Meta of its own: the abstract base's options
+        pass
+
+    class Extends(Base):
+        class Meta(Base.Meta):  # extends the base's Meta explicitly, as in Django
+            ingress_private = False
+
+    class Replaces(Base):
+        class Meta:  # its own Meta replaces the base's
+            name = "Other"
+
+    assert Base._meta.abstract
+    implicit, extends, replaces = reflect(Implicit), reflect(Extends), reflect(Replaces)
+    assert (implicit.name, implicit.options) == (
+        "Implicit",
+        {"inactivity_timeout": timedelta(seconds=5), "ingress_private": True},
+    )
+    assert not Implicit._meta.abstract and not Extends._meta.abstract
+    assert (extends.name, extends.options) == (
+        "Extends",
+        {"inactivity_timeout": timedelta(seconds=5), "ingress_private": False},
+    )
+    assert (replaces.name, replaces.options) == ("Other", {})
+
+
+def test_meta_of_a_concrete_base_is_not_inherited():
+    class Parent(Service):
+        class Meta:
+            name = "ParentService"
+            ingress_private = True
+
+        async def go(self, ctx: restate.Context) -> None: ...
+
+    class Kid(Parent):
+        pass
+
+    assert (reflect(Kid).name, reflect(Kid).options) == ("Kid", {})
+
+
+def _define(source: str) -> None:
+    namespace = {"restate": restate, "Service": Service, "VirtualObject": VirtualObject, "timedelta": timedelta}
+    exec(source, namespace)
+
+
+def test_unknown_meta_option_lists_the_valid_ones():
+    with pytest.raises(ImproperlyConfigured) as exc:
+        _define(
+            "class Bad(Service):\n"
+            "    class Meta:\n"
+            "        inactivity_timout = timedelta(seconds=1)\n"
+            "    async def go(self, ctx: restate.Context) -> None: ..."
+        )
+    message = str(exc.value)
+    assert (
+        "Bad.Meta has unknown option(s) inactivity_timout. Valid for a Service: abstract, name, description" in message
+    )
+    assert "inactivity_timeout" in message and "enable_lazy_state" not in message  # a Service has no state
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("name", "'mail'"),
+        ("abstract", "True"),
+        ("metadata", "{'team': 'x'}"),
+        ("inactivity_timeout", "timedelta(seconds=1)"),
+        ("description", "'text'"),
+        ("enable_lazy_state", "True"),
+    ],
+)
+def test_old_class_attributes_are_refused_with_the_meta_spelling(attribute, value):
+    with pytest.raises(ImproperlyConfigured) as exc:
+        _define(
+            f"class Old(VirtualObject):\n    {attribute} = {value}\n"
+            "    async def go(self, ctx: restate.ObjectContext) -> None: ..."
+        )
+    message = str(exc.value)
+    assert f"Old sets `{attribute}` as a class attribute" in message
+    assert f"class Meta:\n            {attribute} = " in message
+
+
+def test_meta_must_be_a_class_and_name_a_string():
+    with pytest.raises(ImproperlyConfigured, match="Meta must be a class"):
+        _define(
+            "class Bad(Service):\n    Meta = {'name': 'x'}\n    async def go(self, ctx: restate.Context) -> None: ..."
+        )
+    with pytest.raises(ImproperlyConfigured, match="Meta.name must be a non-empty str"):
+        _define(
+            "class Bad(Service):\n    class Meta:\n        name = 3\n"
+            "    async def go(self, ctx: restate.Context) -> None: ..."
+        )

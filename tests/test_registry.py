@@ -39,7 +39,8 @@ def test_register_rejects_non_handler_classes(isolated_registry):
 
 def test_same_name_twice_is_an_error_naming_both(isolated_registry):
     class Greeter2(Service):
-        name = "Greeter"
+        class Meta:
+            name = "Greeter"
 
         async def greet(self, ctx: restate.Context, name: str) -> str:
             return name
@@ -91,7 +92,8 @@ def _registry_of(*classes: type) -> Registry:
 
 
 class _Base(VirtualObject):
-    abstract = True
+    class Meta:
+        abstract = True
 
     async def ping(self, ctx: restate.ObjectSharedContext) -> str:
         return "base"

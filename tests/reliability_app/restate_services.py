@@ -29,7 +29,8 @@ GATE_TIMEOUT = 30.0
 class Counter(VirtualObject):
     """A counter per key. Every applied increment leaves exactly one audit row."""
 
-    name = "ReliabilityCounter"
+    class Meta:
+        name = "ReliabilityCounter"
 
     async def add(self, ctx: restate.ObjectContext, amount: int) -> int:
         value = (await ctx.get("value", type_hint=int) or 0) + amount
@@ -51,7 +52,8 @@ class FlakyPlan(BaseModel):
 class Flaky(Service):
     """Fails with an ordinary exception for its first ``failures`` attempts, then succeeds."""
 
-    name = "ReliabilityFlaky"
+    class Meta:
+        name = "ReliabilityFlaky"
 
     async def run(self, ctx: restate.Context, plan: FlakyPlan) -> int:
         attempts = await sync_to_async(count_attempt)(plan.name)
@@ -68,7 +70,8 @@ class FailPlan(BaseModel):
 class Failing(Service):
     """Refuses at once with a TerminalError carrying the requested status code."""
 
-    name = "ReliabilityFailing"
+    class Meta:
+        name = "ReliabilityFailing"
 
     async def run(self, ctx: restate.Context, plan: FailPlan) -> None:
         attempts = await sync_to_async(count_attempt)(plan.name)
@@ -78,7 +81,8 @@ class Failing(Service):
 class Pipeline(Workflow):
     """Three steps, a gated step a test can interrupt, then three more steps."""
 
-    name = "ReliabilityPipeline"
+    class Meta:
+        name = "ReliabilityPipeline"
 
     async def run(self, ctx: restate.WorkflowContext, gate: str) -> list[str]:
         done = []
@@ -104,7 +108,8 @@ class Line(BaseModel):
 class Echo(Service):
     """Typed inputs of several shapes, for the hostile-input matrix."""
 
-    name = "ReliabilityEcho"
+    class Meta:
+        name = "ReliabilityEcho"
 
     async def length(self, ctx: restate.Context, text: str) -> int:
         return len(text)
