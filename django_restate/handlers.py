@@ -109,7 +109,8 @@ def read_meta(cls: type[RestateService]) -> ServiceOptions:
             )
     own = vars(cls).get("Meta")
     if own is None:
-        base = next((b._meta for b in cls.__mro__[1:] if _is_handler_class(b) and b._meta.abstract), None)
+        metas = [vars(b).get("_meta") for b in cls.__mro__[1:]]
+        base = next((m for m in metas if isinstance(m, ServiceOptions) and m.abstract), None)
         inherited = dict(base.options) if base is not None else {}
         return ServiceOptions(kind=kind, name=cls.__name__, abstract=False, options=inherited)
     if not inspect.isclass(own):
@@ -154,10 +155,6 @@ def _kind_of(cls: type) -> ServiceKind:
             kind: ServiceKind = vars(klass)["restate_kind"]
             return kind
     raise ImproperlyConfigured(f"{cls.__qualname__} must subclass Service, VirtualObject or Workflow.")
-
-
-def _is_handler_class(klass: type) -> bool:
-    return isinstance(vars(klass).get("_meta"), ServiceOptions)
 
 
 def _is_behaviour(value: Any) -> bool:
