@@ -18,7 +18,8 @@ from django.urls import URLPattern, path
 
 from .admin_views import deployments, instances, invocations, services
 from .admin_views.base import ModelAdmin
-from .models import Deployment, Invocation, RegisteredService, State
+from .models import Deployment, Invocation, OutboxMessage, RegisteredService, State
+from .outbox.admin import OutboxAdmin
 
 PageView = Callable[..., HttpResponse]
 
@@ -94,12 +95,15 @@ class DeploymentAdmin(RestatePageAdmin):
     ]
 
 
-#: Every Restate page, by the placeholder model it hangs off.
-PAGES: dict[type[Any], type[RestatePageAdmin]] = {
+admin.site.register(OutboxMessage, OutboxAdmin)
+
+#: Every Restate page, by the model it hangs off (placeholders, and the outbox's real table).
+PAGES: dict[type[Any], type[ModelAdmin]] = {
     RegisteredService: ServiceAdmin,
     State: StateAdmin,
     Invocation: InvocationAdmin,
     Deployment: DeploymentAdmin,
+    OutboxMessage: OutboxAdmin,
 }
 
 

@@ -13,6 +13,7 @@ class SimpleRestateConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             runtime,  # noqa: F401  (notes which threads open database connections, from the start)
         )
+        from .outbox import checks as outbox_checks  # noqa: F401  (registers the outbox's checks)
 
 
 class RestateConfig(SimpleRestateConfig):

@@ -136,12 +136,18 @@ logging.getLogger("restate.server").addFilter(AnsweredClientErrors())
 
 
 async def lifespan(receive: Receive, send: Send) -> None:
-    """Answer the ASGI lifespan protocol: nothing to start, nothing to stop."""
+    """Answer the ASGI lifespan protocol: start the outbox relay, and stop it at shutdown."""
+    from .outbox.relay import start_relay
+
+    relay = None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            relay = await start_relay()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if relay is not None:
+                await relay.stop()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

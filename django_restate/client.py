@@ -30,19 +30,16 @@ import logging
 import os
 import re
 import threading
-import time
-import uuid
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import pydantic
 from django.core.exceptions import SynchronousOnlyOperation
-from django.db import transaction
 
 from .conf import restate_settings
 from .exceptions import (
@@ -60,13 +57,13 @@ from .reflect import HandlerSpec, ServiceSpec, reflect
 from .registry import NotRegistered, registry
 from .serde import TypedJsonSerde, describe
 
+if TYPE_CHECKING:
+    from .outbox import Pending
+
 logger = logging.getLogger("django_restate.client")
 
 #: Ingress status for "the invocation exists but has not completed yet".
 NOT_READY = 470
-#: Failures worth another attempt by ``send_on_commit``: the key makes a repeat harmless.
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-RETRY_DELAYS = (0.1, 0.5)
 
 Delay = timedelta | float | int
 
@@ -425,41 +422,48 @@ class HandlerRef:
     ) -> PendingSend:
         """Send when the current transaction on ``using`` commits; send nothing if it rolls back.
 
-        The input is validated now, so a bad input fails the view before it commits.
+        The send is written to the transactional outbox (:mod:`django_restate.outbox`) in
+        the transaction itself, so it commits or rolls back with your data. Right after the
+        commit it is sent; if Restate cannot be reached then, or the process dies first,
+        a relay sends it later with the same idempotency key. The view sees no failure.
+
+        The input is encoded now: one that cannot be is refused with
+        :class:`~django_restate.exceptions.SendOnCommitFailed` before anything commits.
         ``idempotency_key`` should identify the *request* the user made (for
         example its ``Idempotency-Key`` header): a retried request that sends
         again with the same key does not start the work a second time. The
         n-th send to this same handler (and key) with the same idempotency key
         in one transaction is sent with ``"<key>#<n>"``, so a view that sends
         twice still sends twice, and its retry still sends nothing new. Without
-        an ``idempotency_key``, a random one guards against our own retries only.
-
-        If Restate cannot be reached after the commit (after a few quick retries),
-        the failure is logged and :class:`~django_restate.exceptions.SendOnCommitFailed`
-        is raised where the transaction commits (the end of ``atomic()``).
-        Outside a transaction it sends at once, like ``transaction.on_commit``.
+        an ``idempotency_key``, a random one makes the outbox's own retries safe.
+        Outside a transaction it is recorded and sent at once.
         """
+        from .outbox import Send, derive_key, record
+
         _forbid_running_loop(
             "send_on_commit",
             self.target,
             hint="Run the transaction and send_on_commit() in a sync function wrapped in sync_to_async().",
         )
-        body = self.codec.encode(arg)
+        try:
+            body = self.codec.encode(arg)
+        except InvalidPayload as exc:
+            raise SendOnCommitFailed(str(exc)) from None
         if self.handler.kind == "workflow":
             _no_idempotency_key_for_workflow(self, idempotency_key)
-            sent_key = None
+            sent_key = None  # the workflow id is the key
         else:
-            sent_key = _derive_key(self, idempotency_key, using)
-        pending = PendingSend(
-            ref=self,
+            sent_key = derive_key(self.target, idempotency_key, using)
+        request = Send(
+            service=self.service.name,
+            handler=self.handler.name,
+            key=self.key,
             body=body,
-            idempotency_key=sent_key,
-            request_key=idempotency_key,
-            delay=delay,
             headers=dict(headers or {}),
+            idempotency_key=sent_key,
+            delay=None if delay is None else timedelta(milliseconds=_milliseconds(delay)),
         )
-        transaction.on_commit(pending, using=using)
-        return pending
+        return PendingSend(self, record(request, using=using, request_key=idempotency_key))
 
     # -- existing invocations -------------------------------------------------------------
 
@@ -591,64 +595,46 @@ class InvocationHandle:
         return json.loads(body) if body else None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class PendingSend:
-    """A send waiting for its transaction to commit; the ``on_commit`` callback itself.
-
-    After the commit, ``handle`` is the accepted invocation, or ``error`` says why
-    it was not sent; ``send()`` tries again with the same idempotency key.
-    """
+    """What ``send_on_commit`` returns: the send recorded in the outbox and, once the
+    transaction has committed and Restate accepted it, the invocation (``handle``)."""
 
     ref: HandlerRef
-    body: bytes | None
-    idempotency_key: str | None
-    request_key: str | None
-    delay: Delay | None
-    headers: dict[str, str]
-    handle: InvocationHandle | None = None
-    error: RestateClientError | None = None
+    recorded: Pending
 
     @property
     def target(self) -> str:
         return self.ref.target
 
-    def __call__(self) -> None:
-        self.send()
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.recorded.idempotency_key
 
-    def send(self) -> InvocationHandle:
-        """Send now, retrying brief outages; raises :class:`SendOnCommitFailed` when it gives up."""
-        for attempt, pause in enumerate((*RETRY_DELAYS, None)):
-            try:
-                self.handle = self._send_once()
-                self.error = None
-                return self.handle
-            except (IngressUnreachable, IngressTimeout, IngressError) as exc:
-                self.error = exc
-                retryable = not isinstance(exc, IngressError) or exc.status_code in RETRY_STATUSES
-                if not retryable or pause is None:
-                    break
-                logger.warning("Sending %s failed (attempt %d), retrying: %s", self.target, attempt + 1, exc)
-                time.sleep(pause)
-        assert self.error is not None
-        logger.error(
-            "The transaction committed but %s was not sent (idempotency key %r): %s",
-            self.target,
-            self.idempotency_key,
-            self.error,
-        )
-        raise SendOnCommitFailed(self, self.error) from self.error
+    @property
+    def message_id(self) -> int:
+        """The outbox row (``django_restate.OutboxMessage``)."""
+        return self.recorded.message_id
 
-    def _send_once(self) -> InvocationHandle:
+    @property
+    def error(self) -> str | None:
+        """Why the send right after the commit did not go through (a relay sends it later)."""
+        return self.recorded.error
+
+    @property
+    def handle(self) -> InvocationHandle | None:
+        """The accepted invocation, when the send right after the commit went through."""
+        outcome = self.recorded.outcome
+        if outcome is None or outcome.verdict != "delivered":
+            return None
         ref = self.ref
-        response = ref.client.request(
-            "POST",
-            ref._send_path(self.delay),
-            ref.target,
-            content=self.body,
-            headers=ref._headers(self.idempotency_key, self.headers),
-        )
-        handle = ref._handle(response)
+        handle = InvocationHandle(ref.client, outcome.invocation_id, outcome.status, ref.codec, ref.target)
         return ref._by_workflow(handle) if isinstance(ref, WorkflowRunRef) else handle
+
+    def send(self) -> InvocationHandle | None:
+        """Send now (again), with the same idempotency key; the handle if Restate accepted it."""
+        self.recorded.send()
+        return self.handle
 
 
 # -- encoding ---------------------------------------------------------------------------------
@@ -783,19 +769,6 @@ def _no_idempotency_key_for_workflow(ref: HandlerRef, idempotency_key: str | Non
             f"{ref.target} is a workflow run: it runs once per workflow id ({ref.key!r}) already. "
             "Drop idempotency_key, or derive the workflow id from it."
         )
-
-
-def _derive_key(ref: HandlerRef, base: str | None, using: str | None) -> str:
-    if base is None:
-        return uuid.uuid4().hex
-    connection = transaction.get_connection(using)
-    # Pending sends still queued on this connection (Django drops those of a rolled-back savepoint).
-    earlier = sum(
-        1
-        for _, func, _ in connection.run_on_commit
-        if isinstance(func, PendingSend) and func.request_key == base and func.ref.path == ref.path
-    )
-    return base if earlier == 0 else f"{base}#{earlier + 1}"
 
 
 def _forbid_running_loop(method: str, target: str, twin: str | None = None, hint: str | None = None) -> None:

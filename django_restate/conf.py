@@ -33,6 +33,16 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 30.0,
     # Force the protocol used at registration: None detects it, "http1" or "http2" force it.
     "PROTOCOL": None,
+    # The transactional outbox (django_restate.outbox): run a relay inside the ASGI application
+    # (started and stopped with its lifespan); False when `manage.py restate_relay` runs elsewhere.
+    "OUTBOX_RELAY": True,
+    # Seconds between a relay's looks for rows to send when there is nothing to do.
+    "OUTBOX_POLL_INTERVAL": 1.0,
+    # Seconds (or a timedelta) delivered rows are kept before a relay deletes them; None keeps them.
+    "OUTBOX_RETENTION": 24 * 3600,
+    # Seconds (or a timedelta) after which a pending row is overdue: no relay sends it any more,
+    # because Restate may have forgotten its idempotency key (24 h by default) and run it twice.
+    "OUTBOX_OVERDUE_AFTER": 23 * 3600,
 }
 
 

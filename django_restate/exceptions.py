@@ -9,11 +9,6 @@ The ingress answers failures as JSON ``{"code", "message", "source"}``; ``source
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .client import PendingSend
-
 
 class RestateError(Exception):
     """Base class of every error django_restate raises on purpose."""
@@ -102,18 +97,10 @@ class InvalidPayload(RestateClientError, ValueError):
     that came back in a shape the code no longer expects."""
 
 
-class SendOnCommitFailed(RestateClientError):
-    """The transaction committed, but the send registered with ``send_on_commit`` did not reach Restate.
+class SendOnCommitFailed(InvalidPayload):
+    """``send_on_commit`` refused a send before anything committed: its input cannot be encoded.
 
-    ``pending`` holds everything needed to try again (``pending.send()``) with
-    the same idempotency key, so a later success still starts the work once.
+    This is the only failure ``send_on_commit`` has. Restate being unreachable when the
+    transaction commits is not one: the send is in the transactional outbox, committed
+    with the data, and a relay delivers it (``django_restate.outbox``).
     """
-
-    def __init__(self, pending: PendingSend, error: RestateClientError) -> None:
-        super().__init__(
-            f"The transaction committed but sending {pending.target} failed: {error}. "
-            f"Retry with pending.send() (idempotency key {pending.idempotency_key!r}), or let the "
-            "client retry the request with the same idempotency key."
-        )
-        self.pending = pending
-        self.error = error

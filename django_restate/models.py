@@ -56,3 +56,9 @@ class Deployment(models.Model):
         permissions = [("register_deployment", "Can register this project's deployment")]
         verbose_name = "deployment"
         verbose_name_plural = "deployments"
+
+
+# The outbox is a real table (the only one of this app): sends recorded in the caller's transaction.
+from .outbox.models import OutboxMessage  # noqa: E402
+
+__all__ = ["Deployment", "Invocation", "OutboxMessage", "RegisteredService", "State"]

@@ -34,3 +34,7 @@ TASKS = {
         },
     }
 }
+
+# The live test server is a thread of the test process: it runs no outbox relay of its own
+# (tests that need one start it; tests/reliability starts Django processes with theirs).
+RESTATE = {**RESTATE, "OUTBOX_RELAY": False}  # noqa: F405

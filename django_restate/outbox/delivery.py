@@ -1,0 +1,209 @@
+"""Sending one outbox row to Restate, and writing down what happened.
+
+The request itself is the client's (:meth:`RestateClient.request` / ``arequest``:
+settings, headers, error mapping), so the outbox and ``send()`` speak to the ingress
+the same way. What the outbox adds is the verdict on a failure:
+
+- ``down``: the ingress could not be reached or did not answer in time. The row stays
+  due; the relay backs off as a whole (everything else would fail the same way).
+- ``retry``: Restate answered 5xx, 408 or 429. The row is tried again later, with its own
+  exponential backoff.
+- ``failed``: Restate refused the send (another 4xx: an unknown service or handler after a
+  deploy, an input the handler rejects). Sending again would be refused again: the row waits
+  for a person (the admin's Outbox page: "send now" or "discard").
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import httpx
+from django.db.models import F
+from django.utils import timezone
+
+from ..exceptions import IngressError, IngressTimeout, IngressUnreachable
+from .models import OutboxMessage
+
+logger = logging.getLogger("django_restate.outbox")
+
+#: Restate statuses that mean "not now" rather than "never".
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: The longest a row waits between two attempts after a 5xx.
+MAX_ROW_BACKOFF = 300.0
+
+Verdict = Literal["delivered", "down", "retry", "failed"]
+
+
+class SendRequest(Protocol):
+    """What the outbox stores of a send: any object with these attributes."""
+
+    @property
+    def service(self) -> str: ...
+    @property
+    def handler(self) -> str: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def body(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+    @property
+    def delay(self) -> timedelta | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: Verdict
+    invocation_id: str = ""
+    #: Restate's word on an accepted send: "Accepted", or "PreviouslyAccepted" for a repeat.
+    status: str | None = None
+    error: str = ""
+
+
+def row_request(row: OutboxMessage) -> Send:
+    """The send a row holds."""
+    return Send(
+        service=row.service,
+        handler=row.handler,
+        key=row.key,
+        body=bytes(row.body) if row.body is not None else None,
+        headers=dict(row.headers or {}),
+        idempotency_key=row.idempotency_key,
+        delay=None if row.delay_ms is None else timedelta(milliseconds=row.delay_ms),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A send as the outbox holds it (the fields of :class:`SendRequest`)."""
+
+    service: str
+    handler: str
+    key: str | None
+    body: bytes | None
+    headers: Mapping[str, str]
+    idempotency_key: str | None
+    delay: timedelta | None
+
+
+def deliver(request: SendRequest, recorded_at: datetime) -> Outcome:
+    """Send now, in this thread. A delay counts from ``recorded_at``: only what is left of it is asked for."""
+    from ..client import client
+
+    path, target, content, headers = _http_args(request, recorded_at)
+    try:
+        response = client.request("POST", path, target, content=content, headers=headers)
+    except Exception as exc:  # noqa: BLE001  (a verdict for every failure, never lost in a callback)
+        return judge(exc)
+    return _accepted(response)
+
+
+async def adeliver(request: SendRequest, recorded_at: datetime) -> Outcome:
+    """Send now, from the running event loop (the relay sends many at once)."""
+    from ..client import client
+
+    path, target, content, headers = _http_args(request, recorded_at)
+    try:
+        response = await client.arequest("POST", path, target, content=content, headers=headers)
+    except Exception as exc:  # noqa: BLE001
+        return judge(exc)
+    return _accepted(response)
+
+
+def _http_args(request: SendRequest, recorded_at: datetime) -> tuple[str, str, bytes | None, dict[str, str]]:
+    from ..client import _milliseconds, _quote
+
+    parts = [request.service, *([request.key] if request.key is not None else []), request.handler]
+    path = "/" + "/".join(_quote(p) for p in parts) + "/send"
+    if request.delay is not None:
+        left = max(request.delay - (timezone.now() - recorded_at), timedelta(0))
+        path += f"?delay={_milliseconds(left)}ms"
+    headers = dict(request.headers)
+    if request.idempotency_key is not None:
+        headers["idempotency-key"] = request.idempotency_key
+    return path, "/".join(parts), request.body, headers
+
+
+def _accepted(response: httpx.Response) -> Outcome:
+    try:
+        accepted = response.json()
+        return Outcome("delivered", str(accepted["invocationId"]), accepted.get("status"))
+    except (ValueError, KeyError, TypeError):
+        # Accepted (2xx) but not Restate's answer: something in between. The key makes a retry safe.
+        return Outcome("retry", error=f"unexpected answer {response.status_code}: {response.text[:200]!r}")
+
+
+def judge(exc: BaseException) -> Outcome:
+    """The verdict on a failed send."""
+    if isinstance(exc, (IngressUnreachable, IngressTimeout)):
+        return Outcome("down", error=str(exc))
+    if isinstance(exc, IngressError):
+        verdict: Verdict = "retry" if exc.status_code in RETRY_STATUSES or exc.status_code >= 500 else "failed"
+        return Outcome(verdict, error=f"{exc.status_code} {exc.message}")
+    logger.exception("Sending an outbox row failed unexpectedly")
+    return Outcome("retry", error=f"{type(exc).__name__}: {exc}")
+
+
+def settle(using: str, results: Iterable[tuple[OutboxMessage, Outcome]], now: datetime | None = None) -> None:
+    """Write down the outcomes of claimed rows (their ``attempts`` as read when they were claimed)."""
+    now = now or timezone.now()
+    changed = []
+    for row, outcome in results:
+        _apply(row, outcome, row.attempts + 1, now)
+        changed.append(row)
+    if changed:
+        OutboxMessage.objects.using(using).bulk_update(changed, SETTLED_FIELDS)
+
+
+def settle_one(using: str, pk: int, outcome: Outcome, now: datetime | None = None) -> None:
+    """Write down the outcome of the send made at commit (the row was not read back: one UPDATE)."""
+    row = OutboxMessage()
+    _apply(row, outcome, 1, now or timezone.now())
+    fields: dict[str, Any] = {name: getattr(row, name) for name in SETTLED_FIELDS if name != "attempts"}
+    OutboxMessage.objects.using(using).filter(pk=pk).update(attempts=F("attempts") + 1, **fields)
+
+
+SETTLED_FIELDS = [
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "claimed_until",
+    "last_error",
+    "delivered_at",
+    "invocation_id",
+]
+
+
+def _apply(row: OutboxMessage, outcome: Outcome, attempts: int, now: datetime) -> None:
+    row.attempts = attempts
+    row.claimed_until = None
+    if outcome.verdict == "delivered":
+        row.status = OutboxMessage.Status.DELIVERED
+        row.delivered_at = now
+        row.invocation_id = outcome.invocation_id
+        row.last_error = ""
+        row.next_attempt_at = now
+        return
+    row.last_error = outcome.error[:2000]
+    row.delivered_at = None
+    row.invocation_id = ""
+    if outcome.verdict == "failed":
+        row.status = OutboxMessage.Status.FAILED
+        row.next_attempt_at = now
+    else:
+        row.status = OutboxMessage.Status.PENDING
+        # "down" stays due: the relay waits as a whole and then catches up at once.
+        row.next_attempt_at = now if outcome.verdict == "down" else now + row_backoff(attempts)
+
+
+def row_backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s, ... up to 5 minutes, with jitter so rows that failed together spread out."""
+    seconds = min(MAX_ROW_BACKOFF, 2.0 ** max(attempts - 1, 0))
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))

@@ -1,0 +1,146 @@
+"""Writing a send into the caller's transaction, and sending it right after the commit.
+
+:func:`record` inserts the row on the ``using`` database, inside whatever transaction
+is open there, and registers the fast path with ``transaction.on_commit``: the row is
+sent as soon as the transaction commits and marked delivered when Restate accepts it.
+If the transaction rolls back, the row and the callback go with it: nothing is sent.
+If the send fails, or the process dies before it, the row is still there, committed,
+and a relay (:mod:`.relay`) delivers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, router, transaction
+from django.utils import timezone
+
+from .delivery import Outcome, SendRequest, deliver, settle_one
+from .models import OutboxMessage
+
+logger = logging.getLogger("django_restate.outbox")
+
+#: The commit that wrote a row holds it this long, so a relay does not send it alongside the
+#: fast path (harmless with the idempotency key, but wasted). A process that died releases it so.
+COMMIT_GRACE = timedelta(seconds=10)
+
+
+class Pending:
+    """A recorded send: the ``on_commit`` callback that sends it, and then what came of it.
+
+    After the commit, ``outcome`` says whether Restate accepted it (``delivered``,
+    with ``invocation_id``) or why not (``error``); a row that was not delivered
+    is left to the relay, so the caller has nothing to do.
+    """
+
+    __slots__ = ("request", "using", "message_id", "created_at", "request_key", "outcome")
+
+    def __init__(
+        self, request: SendRequest, using: str, message_id: int, created_at: datetime, request_key: str | None
+    ) -> None:
+        self.request = request
+        self.using = using
+        self.message_id = message_id
+        self.created_at = created_at
+        #: The idempotency key the caller gave, before numbering (see :func:`derive_key`).
+        self.request_key = request_key
+        self.outcome: Outcome | None = None
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.request.idempotency_key
+
+    @property
+    def target(self) -> str:
+        request = self.request
+        return "/".join([request.service, *([request.key] if request.key is not None else []), request.handler])
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome is not None and self.outcome.verdict == "delivered"
+
+    @property
+    def error(self) -> str | None:
+        return self.outcome.error if self.outcome is not None and self.outcome.error else None
+
+    def __call__(self) -> None:
+        try:
+            self.send()
+        except Exception:  # the transaction has committed: never fail the caller now, the relay will send
+            logger.exception("Sending outbox message %s after the commit failed; a relay will send it", self.message_id)
+
+    def send(self) -> Outcome:
+        """Send now (the commit does this) and write down the outcome."""
+        outcome = self.outcome = deliver(self.request, self.created_at)
+        if outcome.verdict == "failed":
+            logger.error("Restate refused %s (outbox message %s): %s", self.target, self.message_id, outcome.error)
+        elif outcome.verdict != "delivered":
+            logger.warning(
+                "Sending %s after the commit failed; a relay will send it (outbox message %s): %s",
+                self.target,
+                self.message_id,
+                outcome.error,
+            )
+        settle_one(self.using, self.message_id, outcome)
+        return outcome
+
+    def __repr__(self) -> str:
+        return f"<Pending {self.target} #{self.message_id} {self.outcome.verdict if self.outcome else 'uncommitted'}>"
+
+
+def record(request: SendRequest, *, using: str | None = None, request_key: str | None = None) -> Pending:
+    """Write ``request`` to the outbox in the current transaction on ``using``; send it after the commit.
+
+    ``request.idempotency_key`` is sent with every attempt (use :func:`derive_key`
+    to get one); None only for a workflow run, whose workflow id makes a repeat
+    harmless. ``request_key`` is the caller's own key it was derived from, if any.
+    Outside a transaction the row is written and sent at once.
+    """
+    alias = using or DEFAULT_DB_ALIAS
+    if not router.allow_migrate_model(alias, OutboxMessage):
+        raise ImproperlyConfigured(
+            f"Cannot record a send to {request.service}.{request.handler} on database {alias!r}: the database "
+            "router keeps django_restate's tables (the outbox) off it. Allow django_restate on that database, "
+            "or send within a transaction on one that has the outbox."
+        )
+    now = timezone.now()
+    row = OutboxMessage(
+        created_at=now,
+        service=request.service,
+        key=request.key,
+        handler=request.handler,
+        body=request.body,
+        headers=dict(request.headers),
+        delay_ms=None if request.delay is None else round(request.delay.total_seconds() * 1000),
+        idempotency_key=request.idempotency_key,
+        next_attempt_at=now,
+        claimed_until=now + COMMIT_GRACE,
+        claimed_by="commit",
+    )
+    row.save(using=alias, force_insert=True)
+    assert row.pk is not None
+    pending = Pending(request, alias, row.pk, now, request_key)
+    transaction.on_commit(pending, using=alias)
+    return pending
+
+
+def derive_key(target: str, base: str | None, using: str | None = None) -> str:
+    """The idempotency key of a send: a random one, or ``base`` numbered within the transaction.
+
+    The n-th send to ``target`` with the same ``base`` in one transaction gets
+    ``"<base>#<n>"``, so a view that sends twice sends twice, and its retried
+    request (same ``base``) sends nothing new. Sends of a rolled-back savepoint
+    no longer count (Django drops their callbacks).
+    """
+    if base is None:
+        return uuid.uuid4().hex
+    connection = transaction.get_connection(using)
+    earlier = sum(
+        1
+        for _, func, *_ in connection.run_on_commit
+        if isinstance(func, Pending) and func.request_key == base and func.target == target
+    )
+    return base if earlier == 0 else f"{base}#{earlier + 1}"
