@@ -184,7 +184,7 @@ def pages(api: Any) -> dict[str, str]:
 
 def queries_alone(api: Any) -> dict[str, Any]:
     """The /query statements behind the two list pages, timed without Django, to show where time goes."""
-    from django_restate.admin_views import queries
+    from django_restate.admin_api import queries
 
     return {
         "/query alone: state list SQL": lambda: queries.state_instances(api),

@@ -127,30 +127,21 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def client_options(where: Target) -> dict[str, Any]:
+    """What every ``httpx`` client for ``where`` is built with: base URL, headers, timeout, TLS."""
+    return {"base_url": where.url, "headers": dict(where.headers), "timeout": where.timeout, "verify": tls_context()}
+
+
 def build_client(where: Target, transport: httpx.BaseTransport | None = None, **options: Any) -> httpx.Client:
-    """A new ``httpx.Client`` for ``where`` (base URL, headers, timeout); the caller closes it."""
-    return httpx.Client(
-        base_url=where.url,
-        headers=dict(where.headers),
-        timeout=where.timeout,
-        transport=transport,
-        verify=tls_context(),
-        **options,
-    )
+    """A new ``httpx.Client`` for ``where``; the caller closes it. ``options`` go to httpx as they are."""
+    return httpx.Client(transport=transport, **{**client_options(where), **options})
 
 
 def build_async_client(
     where: Target, transport: httpx.AsyncBaseTransport | None = None, **options: Any
 ) -> httpx.AsyncClient:
     """The async twin of :func:`build_client`."""
-    return httpx.AsyncClient(
-        base_url=where.url,
-        headers=dict(where.headers),
-        timeout=where.timeout,
-        transport=transport,
-        verify=tls_context(),
-        **options,
-    )
+    return httpx.AsyncClient(transport=transport, **{**client_options(where), **options})
 
 
 class _Shared:

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from .admin_api import AdminAPI, tls_context
+from ._http import tls_context
+from .admin_api import AdminAPI
 from .conf import restate_settings
 from .reflect import ServiceSpec
 from .registry import registry

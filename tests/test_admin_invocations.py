@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from django_restate.admin_views import queries
+from django_restate.admin_api import queries
 from tests.admin_app import fixtures
 from tests.admin_app.fixtures import SERVICE, wait_for
 

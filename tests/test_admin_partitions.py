@@ -10,15 +10,19 @@ from urllib.parse import quote as urlquote
 
 import pytest
 
-from django_restate import partitions
-from django_restate.admin_api import AdminAPI
-from django_restate.admin_views import queries
-from django_restate.sql import quote
+from django_restate.admin_api import AdminAPI, get_admin_api, partitions, queries
+from django_restate.admin_api.sql import quote
 from django_restate.testing.server import RestateServer
 from tests.admin_app import fixtures
 from tests.admin_app.fixtures import SERVICE
 
 notebooks = fixtures.notebooks
+
+
+def forget_facts(notebooks, monkeypatch, **facts):
+    """What the test's and the pages' admin API clients learnt about the server, replaced by ``facts``."""
+    for api in (notebooks.api, get_admin_api()):
+        monkeypatch.setattr(api, "facts", dict(facts))
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +74,7 @@ def test_lookups_of_one_key_name_its_partition(notebooks, monkeypatch):
 
 def test_a_server_that_keys_differently_is_still_read_right(notebooks, monkeypatch):
     """Should Restate change its hash, lookups fall back to reading every partition."""
-    monkeypatch.setattr(partitions, "_checked", {})
+    forget_facts(notebooks, monkeypatch)
     monkeypatch.setattr(partitions, "partition_key", lambda key: 12345)
     key = notebooks.key("rehashed")
     notebooks.write(key, greeting="hello")
@@ -85,7 +89,7 @@ def test_a_server_that_keys_differently_is_still_read_right(notebooks, monkeypat
 def test_an_unexpected_view_definition_lists_through_the_view(notebooks, monkeypatch):
     key = notebooks.key("plain")
     notebooks.write(key, greeting="hello")
-    monkeypatch.setattr(queries, "_one_partition_views", {notebooks.api.url: None})
+    forget_facts(notebooks, monkeypatch, **{queries.VIEW_FACT: None})
     listing = notebooks.client.get("/admin/django_restate/invocation/", {"service": SERVICE, "key": key})
     assert [r["target"] for r in listing.context["rows"]] == [f"{SERVICE}/{key}/write"]
 
@@ -97,16 +101,15 @@ def test_the_narrowed_view_has_the_views_columns_and_statuses(notebooks, monkeyp
     filters = queries.InvocationFilter(service=SERVICE, key=key)
     narrowed = queries.invocations(notebooks.api, filters).rows
     with monkeypatch.context() as patched:
-        patched.setattr(queries, "_one_partition_views", {notebooks.api.url: None})
+        forget_facts(notebooks, patched, **{queries.VIEW_FACT: None})
         plain = queries.invocations(notebooks.api, filters).rows
     assert len(narrowed) == 2 and narrowed == plain
 
 
 def test_a_server_that_cannot_answer_the_checks_is_read_without_them(notebooks, monkeypatch):
     """The probes and the view definition fail on a server without those tables: the pages still list."""
-    monkeypatch.setattr(partitions, "_checked", {})
+    forget_facts(notebooks, monkeypatch)
     monkeypatch.setattr(partitions, "PROBES", ("SELECT service_key AS key, partition_key FROM no_such_table",))
-    monkeypatch.setattr(queries, "_one_partition_views", {})
     monkeypatch.setattr(queries, "VIEW_QUERY", "SELECT definition FROM no_such_table")
     key = notebooks.key("oldserver")
     notebooks.write(key, greeting="hello")
@@ -124,4 +127,4 @@ def test_nothing_keyed_yet_means_no_answer_and_no_memory():
     """On an empty server there is nothing to compare with: ask again next time."""
     with RestateServer() as server, AdminAPI(server.admin_url) as api:
         assert partitions.narrowing(api, "anyone") is None
-        assert api.url not in partitions._checked
+        assert partitions.FACT not in api.facts

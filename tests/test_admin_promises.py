@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from django_restate.admin_api import queries
 from tests.admin_app import fixtures
 from tests.admin_app.fixtures import wait_for
 
@@ -17,7 +18,7 @@ WORKFLOW = "AdminApproval"
 def start(notebooks, workflow_id: str) -> None:
     ingress = notebooks.live.ingress_url
     httpx.post(f"{ingress}/{WORKFLOW}/{workflow_id}/run/send", json="ship it", timeout=30).raise_for_status()
-    wait_for(lambda: notebooks.api.get_state(WORKFLOW, workflow_id))
+    wait_for(lambda: queries.state(notebooks.api, WORKFLOW, workflow_id))
 
 
 def decide(notebooks, workflow_id: str, handler: str, body: object) -> None:

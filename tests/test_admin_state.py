@@ -8,8 +8,7 @@ import json
 import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 
-from django_restate.admin_api import AdminAPI
-from django_restate.admin_views import queries
+from django_restate.admin_api import AdminAPI, queries
 from django_restate.state import state_version
 from tests.admin_app import fixtures
 from tests.admin_app.fixtures import SERVICE

@@ -17,9 +17,9 @@ import pytest
 
 from demo_project.shop.models import Order, Product
 from django_restate.admin_api import AdminAPI
+from django_restate.admin_api.sql import quote
 from django_restate.asgi import get_asgi_application
 from django_restate.deployments import register
-from django_restate.sql import quote
 from django_restate.testing.live import LiveASGIServer
 from django_restate.testing.server import RestateServer, free_port, wait_for_http
 

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.test import Client, override_settings
 
 from django_restate.admin_api import AdminAPI
+from django_restate.admin_api.sql import quote
 from django_restate.client import client
 from django_restate.exceptions import IngressError
-from django_restate.sql import quote
 from django_restate.testing.server import free_port
 from tests.runtime_app.models import Delivery, Ticket
 from tests.runtime_app.restate_services import Letter, RuntimeMailer

@@ -1,4 +1,4 @@
-"""django_restate.sql.quote, the one function that puts values into /query SQL, against a real
+"""django_restate.admin_api.sql.quote, the one function that puts values into /query SQL, against a real
 restate-server: hostile text comes back unchanged and matches nothing it should not."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_restate.admin_api import AdminAPI
-from django_restate.sql import MAX_LITERAL, identifier, quote
+from django_restate.admin_api.sql import MAX_LITERAL, identifier, quote
 from tests.admin_app import fixtures
 from tests.admin_app.fixtures import SERVICE
 

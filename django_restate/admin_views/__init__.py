@@ -4,9 +4,10 @@
 - ``instances``: Virtual Object / Workflow instances and their state, editable;
 - ``invocations``: invocations, their journals, and the actions on them;
 - ``deployments``: deployments, and registering this project's;
-- ``queries``: the SQL sent to Restate's ``/query``; ``journal``: journals made readable;
+- ``journal``: journals made readable;
 - ``forms``, ``base``: what the pages share.
 
-Every page reads live from the Restate admin API through ``django_restate.admin_api.AdminAPI``
-and shows a banner instead of failing when that API cannot answer.
+Every page reads live from the Restate admin API through :mod:`django_restate.admin_api`
+(its SQL lives there too) inside ``base.live()``, which turns an admin API failure into
+the banner at the top of the page instead of a server error.
 """

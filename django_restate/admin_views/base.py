@@ -3,6 +3,9 @@ permission checks and the admin log."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
@@ -14,7 +17,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from ..admin_api import AdminAPIError, AdminAPIUnreachable
+from ..admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable, get_admin_api
 
 #: The errors a page turns into a banner instead of a server error.
 RESTATE_ERRORS = (AdminAPIUnreachable, AdminAPIError)
@@ -54,6 +57,30 @@ def banner(exc: Exception) -> str:
             "Everything on this page comes live from Restate, so it cannot be shown right now."
         )
     return f"{exc} The page shows what could be loaded."
+
+
+@dataclass
+class Live:
+    """What a page reads from Restate with, and the banner to show if reading failed."""
+
+    api: AdminAPI
+    error: str | None = None
+
+
+@contextmanager
+def live() -> Iterator[Live]:
+    """Read from Restate inside the block; if the admin API fails, the rest of the block is
+    skipped and ``.error`` holds the banner (the page then shows what it had, never a 500)::
+
+        with live() as restate:
+            rows = queries.invocations(restate.api, filters)
+        context["restate_error"] = restate.error
+    """
+    page = Live(get_admin_api())
+    try:
+        yield page
+    except RESTATE_ERRORS as exc:
+        page.error = banner(exc)
 
 
 def require(allowed: bool) -> None:

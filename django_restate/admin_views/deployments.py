@@ -10,12 +10,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from ..admin_api import AdminAPI
+from ..admin_api import get_admin_api
+from ..admin_api.queries import parse_time
 from ..conf import restate_settings
-from ..deployments import DeploymentUnreachable, our_deployment_ids, register
+from ..deployments import DeploymentUnreachable, Registration, our_deployment_ids, register
 from ..models import Deployment
-from .base import RESTATE_ERRORS, ModelAdmin, banner, log, render, require
-from .queries import parse_time
+from .base import RESTATE_ERRORS, ModelAdmin, live, log, render, require
 
 REGISTER_PERMISSION = "django_restate.register_deployment"
 
@@ -23,14 +23,10 @@ REGISTER_PERMISSION = "django_restate.register_deployment"
 def deployment_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
     require(model_admin.has_view_permission(request))
     deployments: list[dict[str, Any]] = []
-    error = None
-    try:
-        with AdminAPI() as api:
-            deployments = api.deployments()
-            ours = set(our_deployment_ids(api))
-    except RESTATE_ERRORS as exc:
-        error = banner(exc)
-        ours = set()
+    ours: set[str] = set()
+    with live() as restate:
+        deployments = restate.api.deployments()
+        ours = set(our_deployment_ids(restate.api))
     rows = [
         {
             **d,
@@ -49,7 +45,7 @@ def deployment_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
             "deployments": rows,
             "deployment_url": restate_settings.DEPLOYMENT_URL,
             "can_register": request.user.has_perm(REGISTER_PERMISSION),
-            "restate_error": error,
+            "restate_error": restate.error,
         },
     )
 
@@ -60,28 +56,19 @@ def register_deployment(request: HttpRequest, model_admin: ModelAdmin) -> HttpRe
     uri = restate_settings.DEPLOYMENT_URL
     back = reverse("admin:django_restate_deployment_changelist", current_app=request.current_app)
     dry_run = request.method != "POST"
+    result: Registration | None = None
+    problem: str | None = None
     try:
-        with AdminAPI() as api:
-            result = register(api, uri, dry_run=dry_run)
+        result = register(get_admin_api(), uri, dry_run=dry_run)
     except (DeploymentUnreachable, *RESTATE_ERRORS) as exc:
-        if dry_run:
-            return render(
-                request,
-                model_admin,
-                "deployment_register.html",
-                "Register this project's deployment",
-                {"uri": uri, "result": None, "problem": str(exc)},
-            )
-        messages.error(request, f"The deployment was not registered. {exc}")
-        return HttpResponseRedirect(back)
+        problem = str(exc)
     if dry_run:
-        return render(
-            request,
-            model_admin,
-            "deployment_register.html",
-            "Register this project's deployment",
-            {"uri": uri, "result": result, "problem": None},
-        )
+        title = "Register this project's deployment"
+        context = {"uri": uri, "result": result, "problem": problem}
+        return render(request, model_admin, "deployment_register.html", title, context)
+    if result is None:
+        messages.error(request, f"The deployment was not registered. {problem}")
+        return HttpResponseRedirect(back)
     names = ", ".join(sorted(s.get("name", "?") for s in result.services)) or "no services"
     log(
         request,

@@ -1,7 +1,7 @@
 """Forms of the Restate admin pages: search and filters (GET) and state changes (POST).
 
 Text that ends up in SQL is length-limited here, so an overlong search is a form
-error rather than a failed query; the quoting itself is django_restate.sql.quote.
+error rather than a failed query; the quoting itself is django_restate.admin_api.sql.quote.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 from django import forms
 
+from ..admin_api.queries import INVOCATION_STATUSES, InvocationFilter
 from ..state import ENCODINGS, encode_value
-from .queries import INVOCATION_STATUSES, InvocationFilter
 
-MAX_KEY = 1000  # well under django_restate.sql.MAX_LITERAL
+MAX_KEY = 1000  # well under django_restate.admin_api.sql.MAX_LITERAL
 #: Restate's query engine keeps times as 64-bit nanoseconds since 1970; a filter outside this
 #: range fails the whole query (or, near year 1 or 9999, Python's own UTC conversion).
 EARLIEST = datetime.datetime(1678, 1, 1, tzinfo=datetime.UTC)

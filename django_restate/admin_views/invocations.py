@@ -3,6 +3,7 @@ cancel / kill / pause / resume / purge, for one invocation or many, always confi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
@@ -11,10 +12,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from ..admin_api import INVOCATION_ACTIONS, AdminAPI, AdminAPIError, AdminAPIUnreachable
+from ..admin_api import INVOCATION_ACTIONS, AdminAPIError, partitions, queries
 from ..models import Invocation
-from . import queries
-from .base import RESTATE_ERRORS, ModelAdmin, banner, log, page_links, page_number, render, require, safe_next
+from .base import ModelAdmin, live, log, page_links, page_number, render, require, safe_next
 from .forms import InvocationFilterForm
 from .instances import instance_url
 from .journal import timeline
@@ -44,16 +44,13 @@ def detail_url(invocation_id: str, current_app: str | None = None) -> str:
 def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
     require(model_admin.has_view_permission(request))
     page = None
-    error = None
     services: list[str] = []
-    try:
-        with AdminAPI() as api:
-            services = [s["name"] for s in api.services()]
-            form = InvocationFilterForm(request.GET, services)
-            if form.is_valid():
-                page = queries.invocations(api, form.filters(), page_number(request))
-    except RESTATE_ERRORS as exc:
-        error = banner(exc)
+    with live() as restate:
+        services = [s["name"] for s in restate.api.services()]
+        form = InvocationFilterForm(request.GET, services)
+        if form.is_valid():
+            page = queries.invocations(restate.api, form.filters(), page_number(request))
+    if restate.error:
         form = InvocationFilterForm(request.GET, services)
     rows = [decorate(row, current_app=request.current_app) for row in (page.rows if page else [])]
     context: dict[str, Any] = {
@@ -63,7 +60,7 @@ def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
         "actions": INVOCATION_ACTIONS,
         "can_manage": request.user.has_perm(MANAGE_PERMISSION),
         "here": request.get_full_path(),
-        "restate_error": error,
+        "restate_error": restate.error,
     }
     if page is not None:
         context.update(page_links(request, page.has_previous, page.has_next, page.number))
@@ -74,7 +71,7 @@ def list_url(request: HttpRequest) -> str:
     return reverse("admin:django_restate_invocation_changelist", current_app=request.current_app)
 
 
-def decorate(row: dict[str, Any], pk: int | None = None, *, current_app: str | None = None) -> dict[str, Any]:
+def decorate(row: Mapping[str, Any], pk: int | None = None, *, current_app: str | None = None) -> dict[str, Any]:
     """A ``sys_invocation`` row with parsed times and the links the pages show (``pk``: the
     target's partition key, when known)."""
     out = queries.with_times(
@@ -92,16 +89,13 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
     row = None
     entries: list[Any] = []
     pk = None
-    error = None
-    try:
-        with AdminAPI() as api:
-            row = queries.invocation(api, invocation_id)
-            if row is not None:
-                rows = queries.journal(api, invocation_id)
-                entries = timeline(rows)
-                pk = queries.partition_key(rows[0].get("partition_key")) if rows else None
-    except RESTATE_ERRORS as exc:
-        error = banner(exc)
+    with live() as restate:
+        row = queries.invocation(restate.api, invocation_id)
+        if row is not None:
+            rows = queries.journal(restate.api, invocation_id)
+            entries = timeline(rows)
+            pk = partitions.parse(rows[0].get("partition_key")) if rows else None
+    error = restate.error
     return render(
         request,
         model_admin,
@@ -168,16 +162,13 @@ def confirm(
     request: HttpRequest, model_admin: ModelAdmin, action: str, ids: list[str], back: str, single: bool = False
 ) -> TemplateResponse:
     rows: list[dict[str, Any]] = []
-    error = None
-    found: dict[str, dict[str, Any] | None] = {}
-    try:
-        with AdminAPI() as api:
-            # One lookup per id: Restate finds an invocation by id directly, and fails a whole
-            # IN (...) query when one of the ids is not valid.
-            for invocation_id in ids:
-                found[invocation_id] = queries.invocation(api, invocation_id)
-    except RESTATE_ERRORS as exc:
-        error = banner(exc)
+    found: dict[str, queries.InvocationRow | None] = {}
+    with live() as restate:
+        # One lookup per id: Restate finds an invocation by id directly, and fails a whole
+        # IN (...) query when one of the ids is not valid.
+        for invocation_id in ids:
+            found[invocation_id] = queries.invocation(restate.api, invocation_id)
+    error = restate.error
     for invocation_id in ids:
         row = found.get(invocation_id)
         if row:
@@ -205,26 +196,25 @@ def perform(request: HttpRequest, action: str, ids: list[str]) -> list[str]:
     """Do ``action`` on each invocation; report what Restate did and what it refused."""
     done: list[str] = []
     refused: list[str] = []
-    try:
-        with AdminAPI() as api:
-            for invocation_id in ids:
-                try:
-                    api.invocation_action(invocation_id, action)
-                except AdminAPIError as exc:
-                    reason = REFUSALS.get(exc.status, f"status {exc.status}")
-                    refused.append(f"{invocation_id}: {reason} ({exc.status}: {exc.message})")
-                    continue
-                done.append(invocation_id)
-                log(
-                    request,
-                    Invocation,
-                    invocation_id,
-                    invocation_id,
-                    DELETION if action == "purge" else CHANGE,
-                    f"{DONE[action]} invocation {invocation_id}.",
-                )
-    except AdminAPIUnreachable as exc:
-        messages.error(request, banner(exc))
+    with live() as restate:
+        for invocation_id in ids:
+            try:
+                restate.api.invocation_action(invocation_id, action)
+            except AdminAPIError as exc:
+                reason = REFUSALS.get(exc.status, f"status {exc.status}")
+                refused.append(f"{invocation_id}: {reason} ({exc.status}: {exc.message})")
+                continue
+            done.append(invocation_id)
+            log(
+                request,
+                Invocation,
+                invocation_id,
+                invocation_id,
+                DELETION if action == "purge" else CHANGE,
+                f"{DONE[action]} invocation {invocation_id}.",
+            )
+    if restate.error:
+        messages.error(request, restate.error)
     if done:
         messages.success(request, f"{DONE[action]} {', '.join(done)}.")
     if refused:

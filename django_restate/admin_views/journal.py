@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..admin_api.queries import parse_time
 from ..state import decode_value, pretty_json
-from .queries import parse_time
 
 #: Keys under which entry_json carries bytes (inputs, outputs, state values, results).
 LONG_DETAILS = 12

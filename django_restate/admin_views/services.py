@@ -8,10 +8,9 @@ from typing import Any
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from ..admin_api import AdminAPI
 from ..deployments import drift, our_deployment_ids
 from ..registry import registry
-from .base import RESTATE_ERRORS, ModelAdmin, banner, render, require
+from .base import ModelAdmin, live, render, require
 
 
 def drift_by_service(lines: list[str]) -> dict[str, list[str]]:
@@ -27,13 +26,10 @@ def service_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRespo
     require(model_admin.has_view_permission(request))
     services: list[dict[str, Any]] = []
     differences: dict[str, list[str]] = {}
-    error = None
-    try:
-        with AdminAPI() as api:
-            services = sorted(api.services(), key=lambda s: s["name"])
-            differences = drift_by_service(drift(services, deployment_ids=our_deployment_ids(api)))
-    except RESTATE_ERRORS as exc:
-        error = banner(exc)
+    with live() as restate:
+        services = sorted(restate.api.services(), key=lambda s: s["name"])
+        differences = drift_by_service(drift(services, deployment_ids=our_deployment_ids(restate.api)))
+    error = restate.error
     registered = {s["name"] for s in services}
     rows = [
         {
@@ -63,15 +59,13 @@ def service_detail(request: HttpRequest, model_admin: ModelAdmin, name: str) -> 
     require(model_admin.has_view_permission(request))
     service: dict[str, Any] | None = None
     differences: list[str] = []
-    error = None
-    try:
-        with AdminAPI() as api:
-            matching = [s for s in api.services() if s["name"] == name]
-            if matching:
-                service = api.service(name)
-                differences = drift_by_service(drift(matching, deployment_ids=our_deployment_ids(api))).get(name, [])
-    except RESTATE_ERRORS as exc:
-        error = banner(exc)
+    with live() as restate:
+        matching = [s for s in restate.api.services() if s["name"] == name]
+        if matching:
+            service = restate.api.service(name)
+            ours = our_deployment_ids(restate.api)
+            differences = drift_by_service(drift(matching, deployment_ids=ours)).get(name, [])
+    error = restate.error
     spec = registry.get(name) if name in registry else None
     return render(
         request,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from ..admin_api import AdminAPI
+from ..admin_api import AdminAPI, queries
 from ..client import RestateClient, ServiceProxy
 from ..handlers import RestateService
 from ..registry import registry
@@ -51,7 +51,7 @@ class RealRestate(RestateTestBackend):
         self.client.request("POST", path, awakeable_id, content=body, headers={"content-type": content_type})
 
     def state(self, cls: type[RestateService], key: str) -> dict[str, Any]:
-        raw = self.admin.get_state(registry.get(cls).name, key)
+        raw = queries.state(self.admin, registry.get(cls).name, key)
         return {name: decode_value(value).readable() for name, value in raw.items()}
 
     def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from django.test import Client
 
-from django_restate.admin_api import AdminAPI
+from django_restate.admin_api import AdminAPI, queries
+from django_restate.admin_api.sql import quote
 from django_restate.pytest_plugin import LiveRestate
-from django_restate.sql import quote
 
 SERVICE = "AdminNotebook"
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class Notebooks:
         self.call(key, "write_bytes", {k: base64.b64encode(v).decode() for k, v in entries.items()})
 
     def state(self, key: str) -> dict[str, bytes]:
-        return self.api.get_state(SERVICE, key)
+        return queries.state(self.api, SERVICE, key)
 
     def invocation(self, invocation_id: str) -> dict[str, Any]:
         rows = self.api.query(f"SELECT * FROM sys_invocation WHERE id = {quote(invocation_id)}")

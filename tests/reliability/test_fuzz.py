@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from restate.exceptions import TerminalError
 
 from django_restate.admin_api import AdminAPI
+from django_restate.admin_api.sql import MAX_LITERAL, quote
 from django_restate.serde import TypedJsonSerde
-from django_restate.sql import MAX_LITERAL, quote
 from django_restate.testing.server import RestateServer
 from tests.reliability_app.restate_services import FailPlan, Line
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from django.test import Client
 
+from django_restate.admin_api import queries
 from django_restate.pytest_plugin import LiveRestate
 from django_restate.state import state_version
 
@@ -159,7 +160,7 @@ EDITS = [
 def test_hostile_state_edit(restate_live: LiveRestate, staff: Client, canary: str, case: Edit):
     key = f"edit-{uuid.uuid4().hex[:10]}"
     assert httpx.post(f"{restate_live.ingress_url}/{COUNTER}/{key}/add", json=5).json() == 5
-    before = restate_live.admin.get_state(COUNTER, key)
+    before = queries.state(restate_live.admin, COUNTER, key)
     assert before == {"value": b"5"}
     data = {k: v.replace("{version}", state_version(before)) for k, v in case.data.items()}
 
@@ -171,7 +172,7 @@ def test_hostile_state_edit(restate_live: LiveRestate, staff: Client, canary: st
     if case.field:
         errors = response.context["form"].errors
         assert case.field in errors, errors
-    after = restate_live.admin.get_state(COUNTER, key)
+    after = queries.state(restate_live.admin, COUNTER, key)
     assert after == (case.applied if case.applied is not None else before)
     if case.applied is not None:
         # The object itself sees the edit: the next increment builds on it.
@@ -186,10 +187,10 @@ def test_state_edit_needs_permission(restate_live: LiveRestate, canary: str, dja
     if who != "anonymous":
         user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
         client.force_login(user)
-    before = restate_live.admin.get_state(COUNTER, canary)
+    before = queries.state(restate_live.admin, COUNTER, canary)
     response = client.post(f"{INSTANCE}?service={COUNTER}&key={canary}", edit("999", version=state_version(before)))
     assert response.status_code == (302 if who == "anonymous" else 403)
-    assert restate_live.admin.get_state(COUNTER, canary) == before
+    assert queries.state(restate_live.admin, COUNTER, canary) == before
 
 
 def test_the_admin_matrix_rows():

@@ -23,9 +23,9 @@ from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from django_restate.admin_api.sql import quote
 from django_restate.conf import restate_settings
 from django_restate.pytest_plugin import LiveRestate
-from django_restate.sql import quote
 from django_restate.testing.server import free_port
 from tests.reliability_app.models import IncrementAudit
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from django_restate.admin_api import AdminAPI
-from django_restate.sql import quote
+from django_restate.admin_api.sql import quote
 from django_restate.testing.server import RestateServer
 from tests.reliability_app.models import AttemptCount
 

@@ -1,9 +1,10 @@
-"""One typed client for the Restate admin API.
+"""The HTTP client of the Restate admin API: one method per endpoint, one error mapping.
 
 Every part of django_restate that talks to the admin API (``restate_register``,
 the admin pages, the test tools) goes through :class:`AdminAPI`, so errors look
 the same everywhere: :class:`AdminAPIUnreachable` when nothing answers at the
-URL, :class:`AdminAPIError` when the server answers with an error.
+URL, :class:`AdminAPIError` when the server answers with an error. What the
+``/query`` tables hold is read by :mod:`django_restate.admin_api.queries`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,26 @@ import time
 from typing import Any
 
 import httpx
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
-from . import _http
-from ._http import tls_context
-from .exceptions import AdminAPIError, AdminAPIUnreachable
-from .sql import quote
-from .state import entries_from_rows
-
-__all__ = ["INVOCATION_ACTIONS", "AdminAPI", "AdminAPIError", "AdminAPIUnreachable", "seg", "tls_context"]
+from .. import _http
+from ..exceptions import AdminAPIError, AdminAPIUnreachable
 
 INVOCATION_ACTIONS = ("cancel", "kill", "pause", "resume", "purge")
-# Right after a (re)start, partitions may have no leader yet; /query then fails briefly.
-TRANSIENT_QUERY_ERRORS = ("node lookup for partition", "doesn't exist on this node", "not the leader", "unavailable")
+#: Errors of ``/query`` that pass within moments, so a query is retried briefly: right after a
+#: (re)start partitions may have no leader yet, and while a cluster node is down or just back
+#: the query engine cannot reach it ("connect throttled") until leadership moves.
+TRANSIENT_QUERY_ERRORS = (
+    "node lookup for partition",
+    "doesn't exist on this node",
+    "not the leader",
+    "unavailable",
+    "connect throttled",
+)
+#: How long a query is retried through transient errors, and the pause between tries.
+QUERY_RETRY_FOR = 10.0
+QUERY_RETRY_PAUSE = 0.1
 
 
 class AdminAPI:
@@ -51,6 +60,9 @@ class AdminAPI:
             self.client = _http.shared_client("ADMIN")
         #: The base URL requests go to (it may hold credentials: print :attr:`safe_url`).
         self.url = self.target.url
+        #: What was learnt about this server once (see :mod:`.partitions`, :mod:`.queries`);
+        #: it lives as long as this client, so ``override_settings`` starts afresh.
+        self.facts: dict[str, Any] = {}
 
     @property
     def safe_url(self) -> str:
@@ -122,9 +134,16 @@ class AdminAPI:
 
     # -- SQL introspection -------------------------------------------------------------------
 
-    def query(self, sql: str, retry_for: float = 10.0) -> list[dict[str, Any]]:
-        """Rows of a ``/query`` statement. Build ``sql`` with :func:`django_restate.sql.quote`."""
-        deadline = time.monotonic() + retry_for
+    def query(self, sql: str, retry_for: float | None = None) -> list[dict[str, Any]]:
+        """Rows of a ``/query`` statement (build ``sql`` with :func:`~django_restate.admin_api.sql.quote`).
+
+        A query only reads, so it is retried for up to ``retry_for`` seconds (default
+        :data:`QUERY_RETRY_FOR`) through the errors Restate answers while a partition has no
+        leader yet or a cluster node is down (:data:`TRANSIENT_QUERY_ERRORS`). Any other error,
+        or one that outlasts the window, is raised: never an empty result in its place. An
+        admin API that does not answer at all is not waited for (the page says so at once).
+        """
+        deadline = time.monotonic() + (QUERY_RETRY_FOR if retry_for is None else retry_for)
         while True:
             try:
                 result = self.request("POST", "/query", json={"query": sql}, headers={"accept": "application/json"})
@@ -133,23 +152,9 @@ class AdminAPI:
                 transient = any(marker in exc.message for marker in TRANSIENT_QUERY_ERRORS)
                 if not transient or time.monotonic() > deadline:
                     raise
-                time.sleep(0.1)
+                time.sleep(QUERY_RETRY_PAUSE)
 
     # -- state and invocations ---------------------------------------------------------------
-
-    def get_state(self, service: str, key: str, partition_key: int | None = None) -> dict[str, bytes]:
-        """The whole state of one Virtual Object / Workflow instance, raw bytes per state key.
-
-        Restate only narrows a ``state`` scan by ``partition_key``; without it every
-        instance is read. Pass the instance's partition key when you know it (a ``state``
-        row has it): a wrong one finds nothing rather than something else.
-        """
-        narrow = f"partition_key = {quote(partition_key)} AND " if partition_key is not None else ""
-        rows = self.query(
-            f"SELECT key, value FROM state WHERE {narrow}scope IS NULL "
-            f"AND service_name = {quote(service)} AND service_key = {quote(key)}"
-        )
-        return entries_from_rows(rows)
 
     def replace_state(self, service: str, key: str, new_state: dict[str, list[int]], version: str | None) -> None:
         """Replace the whole state of one object. Restate drops it silently on a version mismatch."""
@@ -167,3 +172,23 @@ class AdminAPI:
 def seg(value: str) -> str:
     """One URL path segment, whatever the user typed (``.`` and ``..`` included)."""
     return _http.path_segment(value)
+
+
+_shared: AdminAPI | None = None
+
+
+def get_admin_api() -> AdminAPI:
+    """The :class:`AdminAPI` of ``RESTATE["ADMIN_URL"]``, one per settings: the admin pages share
+    it (and its HTTP connections and :attr:`~AdminAPI.facts`) instead of opening one per request."""
+    global _shared
+    api = _shared
+    if api is None or api.client is not _http.shared_client("ADMIN"):
+        api = _shared = AdminAPI()
+    return api
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    global _shared
+    if setting == "RESTATE":
+        _shared = None

@@ -1,10 +1,14 @@
-"""The SQL the admin pages send to Restate's ``/query``.
+"""Typed readers of Restate's ``/query`` tables: the only SQL the admin pages send.
 
 Filtering and pagination happen in the query (WHERE, ORDER BY, LIMIT/OFFSET), so a
 page costs the same with a thousand objects or a hundred thousand. Pages ask for
 one row more than they show to know whether a next page exists, instead of
 counting every row on every load. Every value goes through
-:func:`django_restate.sql.quote`.
+:func:`~django_restate.admin_api.sql.quote`, every ``partition_key = N`` through
+:func:`~django_restate.admin_api.partitions.clause`.
+
+Rows are ``TypedDict`` s named after the table they come from, so a template or a test
+reads them as the dicts ``/query`` returns, and mypy knows their columns.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import datetime
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Literal, TypedDict, TypeVar, cast
 
-from .. import partitions
-from ..admin_api import AdminAPI, AdminAPIError
-from ..sql import quote
-from ..state import column_bytes, decode_value
+from ..exceptions import AdminAPIError
+from ..state import DecodedValue, column_bytes, decode_value, entries_from_rows
+from . import partitions
+from .client import AdminAPI
+from .sql import quote
 
 PER_PAGE = 50
 #: Restate invocation ids: inv_ and base62.
@@ -46,11 +51,67 @@ INVOCATION_LIST_COLUMNS = (
 )
 
 
+class StateInstance(TypedDict):
+    """One Virtual Object / Workflow instance with state (``state`` grouped by instance)."""
+
+    service_name: str
+    service_key: str
+    partition_key: int | None
+    entries: int
+    size: int
+
+
+class InvocationRow(TypedDict, total=False):
+    """A ``sys_invocation`` row: these columns in lists, every column of the view for one invocation."""
+
+    id: str
+    target: str
+    target_service_name: str
+    target_service_key: str | None
+    target_handler_name: str
+    target_service_ty: str
+    status: str
+    completion_result: str | None
+    created_at: str
+    modified_at: str
+    retry_count: int
+    invoked_by: str
+    invoked_by_target: str | None
+
+
+class JournalRow(TypedDict, total=False):
+    """A ``sys_journal`` row, without its raw bytes column."""
+
+    partition_key: int
+    index: int
+    entry_type: str
+    name: str | None
+    completed: bool | None
+    invoked_id: str | None
+    invoked_target: str | None
+    sleep_wakeup_at: str | None
+    promise_name: str | None
+    entry_json: str | None
+    appended_at: str | None
+
+
+class Promise(TypedDict):
+    """A workflow's durable promise (``sys_promise``), its value decoded."""
+
+    name: str
+    status: Literal["pending", "resolved", "rejected"]
+    value: DecodedValue | None
+    failure: str | None
+
+
+Row = TypeVar("Row")
+
+
 @dataclass(frozen=True)
-class Page:
+class Page(Generic[Row]):
     """One page of rows, and whether there are pages before and after it."""
 
-    rows: list[dict[str, Any]]
+    rows: list[Row]
     number: int
     has_next: bool
 
@@ -59,7 +120,7 @@ class Page:
         return self.number > 1
 
 
-def fetch_page(api: AdminAPI, sql: str, number: int, per_page: int | None = None) -> Page:
+def fetch_page(api: AdminAPI, sql: str, number: int, per_page: int | None = None) -> Page[dict[str, Any]]:
     per_page = per_page or PER_PAGE
     number = max(1, number)
     rows = api.query(f"{sql} LIMIT {quote(per_page + 1)} OFFSET {quote((number - 1) * per_page)}")
@@ -74,7 +135,9 @@ def where(conditions: Iterable[str]) -> str:
 # -- state -------------------------------------------------------------------------------------
 
 
-def state_instances(api: AdminAPI, *, service: str | None = None, key_prefix: str | None = None, page: int = 1) -> Page:
+def state_instances(
+    api: AdminAPI, *, service: str | None = None, key_prefix: str | None = None, page: int = 1
+) -> Page[StateInstance]:
     """Virtual Object / Workflow instances that have state, ordered by service and key."""
     conditions = ["scope IS NULL"]
     if service:
@@ -87,7 +150,41 @@ def state_instances(api: AdminAPI, *, service: str | None = None, key_prefix: st
         "SELECT service_name, service_key, partition_key, COUNT(*) AS entries, SUM(value_length) AS size FROM state"
         f"{where(conditions)} GROUP BY service_name, service_key, partition_key ORDER BY service_name, service_key"
     )
-    return fetch_page(api, sql, page)
+    found = fetch_page(api, sql, page)
+    rows = [
+        StateInstance(
+            service_name=str(row["service_name"]),
+            service_key=str(row["service_key"]),
+            partition_key=partitions.parse(row.get("partition_key")),
+            entries=int(row.get("entries") or 0),
+            size=int(row.get("size") or 0),
+        )
+        for row in found.rows
+    ]
+    return Page(rows=rows, number=found.number, has_next=found.has_next)
+
+
+def state(api: AdminAPI, service: str, key: str, pk: int | None = None) -> dict[str, bytes]:
+    """The whole state of one instance, raw bytes per state key.
+
+    Read from the instance's partition alone when its partition key is known: the key's
+    own when the server agrees with :func:`~.partitions.partition_key`, else ``pk`` (a hint
+    a link carried). A stale or forged ``pk`` finds nothing rather than something else,
+    so an empty answer under a hint is checked without it.
+    """
+    own = partitions.narrowing(api, key)
+    if own is not None:
+        return _state_in(api, service, key, own)
+    found = _state_in(api, service, key, pk) if pk is not None else {}
+    return found or _state_in(api, service, key, None)
+
+
+def _state_in(api: AdminAPI, service: str, key: str, pk: int | None) -> dict[str, bytes]:
+    rows = api.query(
+        f"SELECT key, value FROM state WHERE {partitions.clause(pk)}scope IS NULL "
+        f"AND service_name = {quote(service)} AND service_key = {quote(key)}"
+    )
+    return entries_from_rows(rows)
 
 
 def locked_by(api: AdminAPI, service: str, key: str) -> str | None:
@@ -99,7 +196,7 @@ def locked_by(api: AdminAPI, service: str, key: str) -> str | None:
     return str(rows[0]["invocation_id"]) if rows else None
 
 
-def promises(api: AdminAPI, service: str, key: str) -> list[dict[str, Any]]:
+def promises(api: AdminAPI, service: str, key: str) -> list[Promise]:
     """A workflow's durable promises, by name: pending, resolved (with the value) or rejected."""
     rows = api.query(
         "SELECT key, completed, completion_success_value, completion_failure FROM sys_promise "
@@ -109,14 +206,16 @@ def promises(api: AdminAPI, service: str, key: str) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         value, failure = row.get("completion_success_value"), row.get("completion_failure")
-        status = "pending" if not row.get("completed") else "rejected" if failure else "resolved"
+        status: Literal["pending", "resolved", "rejected"] = (
+            "pending" if not row.get("completed") else "rejected" if failure else "resolved"
+        )
         out.append(
-            {
-                "name": row["key"],
-                "status": status,
-                "value": decode_value(column_bytes(value)) if status == "resolved" else None,
-                "failure": failure,
-            }
+            Promise(
+                name=str(row["key"]),
+                status=status,
+                value=decode_value(column_bytes(value)) if status == "resolved" else None,
+                failure=str(failure) if failure else None,
+            )
         )
     return out
 
@@ -154,7 +253,7 @@ class InvocationFilter:
         return out
 
 
-def invocations(api: AdminAPI, filters: InvocationFilter, page: int = 1) -> Page:
+def invocations(api: AdminAPI, filters: InvocationFilter, page: int = 1) -> Page[InvocationRow]:
     source, conditions = "sys_invocation", filters.conditions()
     if filters.key is not None:
         # One object's or workflow's invocations live in its partition: read only that one.
@@ -162,9 +261,14 @@ def invocations(api: AdminAPI, filters: InvocationFilter, page: int = 1) -> Page
         own = partitions.narrowing(api, filters.key) if narrowed else None
         if narrowed and own is not None:
             source = f"({narrowed}) AS sys_invocation"
-            conditions.insert(0, f"partition_key = {quote(own)}")
+            conditions.insert(0, partitions.equals(own))
     sql = f"SELECT {INVOCATION_LIST_COLUMNS} FROM {source}{where(conditions)} ORDER BY created_at DESC"
-    return fetch_page(api, sql, page)
+    found = fetch_page(api, sql, page)
+    return Page(rows=[_invocation_row(row) for row in found.rows], number=found.number, has_next=found.has_next)
+
+
+def _invocation_row(row: dict[str, Any]) -> InvocationRow:
+    return cast(InvocationRow, row)  # the columns asked for (for one invocation: all of them)
 
 
 #: The ``sys_invocation`` view as the server defines it: its columns, then its tables.
@@ -173,29 +277,31 @@ VIEW_DEFINITION = re.compile(
     re.S | re.I,
 )
 VIEW_QUERY = "SELECT definition FROM information_schema.views WHERE table_name = 'sys_invocation'"
-_one_partition_views: dict[str, str | None] = {}
+#: Where :func:`one_partition_view` keeps the server's view, once read.
+VIEW_FACT = "one_partition_view"
 
 
 def one_partition_view(api: AdminAPI) -> str | None:
     """The server's own ``sys_invocation`` view with its rows' ``partition_key`` as a column.
 
     The view leaves the partition key out, so a query through it cannot name one and
-    reads every partition. Read from the server (once per admin URL), the view keeps
+    reads every partition. Read from the server (once per :class:`AdminAPI`), the view keeps
     its exact columns and statuses; None when the definition is not shaped as expected.
     """
-    if api.url not in _one_partition_views:
+    if VIEW_FACT not in api.facts:
         try:
             rows = api.query(VIEW_QUERY)
         except AdminAPIError:  # a server without information_schema: list through the view
             rows = []
         match = VIEW_DEFINITION.fullmatch(str(rows[0]["definition"]).strip()) if rows else None
-        _one_partition_views[api.url] = (
+        api.facts[VIEW_FACT] = (
             f"SELECT ss.partition_key AS partition_key, {match['columns']} FROM {match['tables']}" if match else None
         )
-    return _one_partition_views[api.url]
+    view: str | None = api.facts[VIEW_FACT]
+    return view
 
 
-def invocation(api: AdminAPI, invocation_id: str) -> dict[str, Any] | None:
+def invocation(api: AdminAPI, invocation_id: str) -> InvocationRow | None:
     """One invocation, or None when there is none with this id (or it is not an invocation id)."""
     if not INVOCATION_ID.match(invocation_id):
         return None
@@ -206,20 +312,21 @@ def invocation(api: AdminAPI, invocation_id: str) -> dict[str, Any] | None:
         if "invocation id" in exc.message:
             return None
         raise
-    return rows[0] if rows else None
+    return _invocation_row(rows[0]) if rows else None
 
 
-def journal(api: AdminAPI, invocation_id: str, limit: int = JOURNAL_LIMIT) -> list[dict[str, Any]]:
+def journal(api: AdminAPI, invocation_id: str, limit: int = JOURNAL_LIMIT) -> list[JournalRow]:
     """The journal entries of one invocation, oldest first (the raw bytes column is left out).
 
     Their ``partition_key`` is the target object's, which lets the state page skip a full scan.
     """
-    return api.query(
+    rows = api.query(
         "SELECT partition_key, index, entry_type, name, completed, invoked_id, invoked_target, sleep_wakeup_at, "
         "promise_name, "
         f"entry_json, appended_at FROM sys_journal WHERE id = {quote(invocation_id)} "
         f"ORDER BY index LIMIT {quote(limit)}"
     )
+    return [cast(JournalRow, row) for row in rows]
 
 
 # -- values that come back ---------------------------------------------------------------------
@@ -249,11 +356,3 @@ def with_times(row: Mapping[str, Any], *columns: str) -> dict[str, Any]:
         out[column] = parse_time(row.get(column))
     return out
 
-
-def partition_key(value: object) -> int | None:
-    """A partition key from a query string or a row, or None when it is not one."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if 0 <= number < 2**64 else None
