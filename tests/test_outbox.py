@@ -27,11 +27,11 @@ from django.utils import timezone
 
 from django_restate import Service
 from django_restate.admin_api import AdminAPI
+from django_restate.admin_api.sql import quote
 from django_restate.client import client
 from django_restate.exceptions import InvalidPayload, SendOnCommitFailed
 from django_restate.models import OutboxMessage
 from django_restate.outbox.relay import Relay, claim, delete_delivered, due
-from django_restate.sql import quote
 from django_restate.testing.server import free_port
 from tests.runtime_app.models import Delivery, Ticket
 from tests.runtime_app.restate_services import Letter, RuntimeMailer
