@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
-from .admin_views import deployments, instances, invocations, services
+from .admin_views import deployments, instances, invocations, invoke, services
 from .admin_views.base import ModelAdmin
 from .models import Deployment, Invocation, OutboxMessage, RegisteredService, State
 from .outbox.admin import OutboxAdmin
@@ -66,6 +66,7 @@ class ServiceAdmin(RestatePageAdmin):
     pages = [
         ("", services.service_list, "changelist"),
         ("<str:name>/", services.service_detail, "detail"),
+        ("<str:name>/<str:handler>/invoke/", invoke.invoke_handler, "invoke"),
     ]
 
 

@@ -4,7 +4,8 @@ The data lives in Restate, never in this database (``managed = False``; no table
 is created), so the admin always shows it live. Each model only exists to carry
 an admin page and the permissions that guard it:
 
-- ``view_registeredservice``: see services and handlers;
+- ``view_overview``: the Restate section's overview page;
+- ``view_registeredservice`` / ``invoke_handler``: see services and handlers / invoke them;
 - ``view_state`` / ``change_state``: see / edit Virtual Object and Workflow state;
 - ``view_invocation`` / ``manage_invocation``: see invocations / cancel, kill, pause,
   resume and purge them;
@@ -16,12 +17,23 @@ from __future__ import annotations
 from django.db import models
 
 
+class Overview(models.Model):
+    """The Restate section at a glance: invocations per status and service, what fails now, the deployment."""
+
+    class Meta:
+        managed = False
+        default_permissions = ("view",)
+        verbose_name = "overview"
+        verbose_name_plural = "overview"
+
+
 class RegisteredService(models.Model):
     """A service registered with Restate (the admin's services page)."""
 
     class Meta:
         managed = False
         default_permissions = ("view",)
+        permissions = [("invoke_handler", "Can invoke handlers from the admin")]
         verbose_name = "service"
         verbose_name_plural = "services"
 

@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -156,10 +157,10 @@ def encode_json(text: str) -> bytes:
     Raises ``ValueError`` with a message for people when ``text`` is not JSON.
     """
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise ValueError(f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
-    except ValueError as exc:  # NaN / Infinity
+    except ValueError as exc:  # NaN / Infinity, or a number too large for a float (1e400)
         raise ValueError(f"This is not valid JSON: {exc}.") from None
     except RecursionError:
         raise ValueError("This JSON is nested too deeply to store.") from None
@@ -172,6 +173,14 @@ def encode_base64(text: str) -> bytes:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("This is not valid base64; paste the bytes as standard base64 (A-Z a-z 0-9 + /).") from None
+
+
+def _finite_float(literal: str) -> float:
+    # float("1e400") is inf, which json.dumps would store as Infinity: not JSON either.
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal} is too large a number for JSON")
+    return value
 
 
 def _reject_constant(name: str) -> Any:

@@ -15,12 +15,15 @@ INSTANCE = STATE + "instance/?service=Cart&key=alice"
 INVOCATIONS = "/admin/django_restate/invocation/"
 SERVICES = "/admin/django_restate/registeredservice/"
 DEPLOYMENTS = "/admin/django_restate/deployment/"
+INVOKE = SERVICES + "Cart/add_item/invoke/"
 STATE_EDIT = {"operation": "edit", "version": "v", "key": "items", "value": "1", "encoding": "json"}
 
 # (method, url, data, the one permission that opens it)
 PAGES = [
     ("get", SERVICES, None, "view_registeredservice"),
     ("get", SERVICES + "Cart/", None, "view_registeredservice"),
+    ("get", INVOKE, None, "invoke_handler"),
+    ("post", INVOKE, {"mode": "call", "key": "alice"}, "invoke_handler"),
     ("get", STATE, None, "view_state"),
     ("get", INSTANCE, None, "view_state"),
     ("post", INSTANCE, STATE_EDIT, "change_state"),
@@ -102,6 +105,8 @@ def test_permissions_are_installed_with_readable_names(db):
     names = dict(Permission.objects.filter(content_type__app_label="django_restate").values_list("codename", "name"))
     assert names == {
         "view_registeredservice": "Can view service",
+        "invoke_handler": "Can invoke handlers from the admin",
+        "view_overview": "Can view overview",
         "view_state": "Can view state",
         "change_state": "Can change state",
         "view_invocation": "Can view invocation",
@@ -118,6 +123,7 @@ def test_permissions_are_installed_with_readable_names(db):
         (f"{INVOCATIONS}{INVOCATION}/cancel/", {"confirmed": "yes"}),
         (INVOCATIONS + "actions/", {"action": "kill", "_selected_action": [INVOCATION], "confirmed": "yes"}),
         (DEPLOYMENTS + "register/", {}),
+        (INVOKE, {"mode": "call", "key": "alice", "in_sku": "tea", "in_quantity": "1"}),
     ],
 )
 def test_every_form_needs_a_csrf_token(db, admin_user, url, data):
@@ -132,7 +138,8 @@ def test_forms_carry_a_csrf_token(admin_client):
 
 
 @pytest.mark.parametrize(
-    "url", [SERVICES, SERVICES + "Cart/", STATE, INSTANCE, INVOCATIONS, f"{INVOCATIONS}{INVOCATION}/", DEPLOYMENTS]
+    "url",
+    [SERVICES, SERVICES + "Cart/", INVOKE, STATE, INSTANCE, INVOCATIONS, f"{INVOCATIONS}{INVOCATION}/", DEPLOYMENTS],
 )
 def test_unreachable_admin_api_is_a_banner_not_a_500(admin_client, url):
     response = admin_client.get(url)

@@ -79,6 +79,7 @@ def service_detail(request: HttpRequest, model_admin: ModelAdmin, name: str) -> 
             "spec": spec,
             "drift": differences,
             "keyed": (service or {}).get("ty") in ("VirtualObject", "Workflow"),
+            "can_invoke": request.user.has_perm("django_restate.invoke_handler"),
             "restate_error": error,
         },
         status=404 if service is None and spec is None and error is None else 200,
