@@ -20,7 +20,8 @@ from .. import _http
 from ..exceptions import AdminAPIError, AdminAPIUnreachable
 
 INVOCATION_ACTIONS = ("cancel", "kill", "pause", "resume", "purge")
-#: Errors of ``/query`` that pass within moments, so a query is retried briefly: right after a
+#: Errors of ``/query`` that pass within moments (lower case, found anywhere in Restate's
+#: message), so a query is retried briefly: right after a
 #: (re)start partitions may have no leader yet, and while a cluster node is down or just back
 #: the query engine cannot reach it ("connect throttled") until leadership moves.
 TRANSIENT_QUERY_ERRORS = (
@@ -149,7 +150,8 @@ class AdminAPI:
                 result = self.request("POST", "/query", json={"query": sql}, headers={"accept": "application/json"})
                 return list(result["rows"])
             except AdminAPIError as exc:
-                transient = any(marker in exc.message for marker in TRANSIENT_QUERY_ERRORS)
+                message = exc.message.lower()
+                transient = any(marker in message for marker in TRANSIENT_QUERY_ERRORS)
                 if not transient or time.monotonic() > deadline:
                     raise
                 time.sleep(QUERY_RETRY_PAUSE)

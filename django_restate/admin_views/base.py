@@ -56,7 +56,7 @@ def banner(exc: Exception) -> str:
             f"{exc} Is restate-server running, and does RESTATE['ADMIN_URL'] point at its admin API? "
             "Everything on this page comes live from Restate, so it cannot be shown right now."
         )
-    return f"{exc} The page shows what could be loaded."
+    return f"{exc} Nothing else is shown, so that nothing reads as missing data; reload the page to try again."
 
 
 @dataclass
@@ -70,7 +70,8 @@ class Live:
 @contextmanager
 def live() -> Iterator[Live]:
     """Read from Restate inside the block; if the admin API fails, the rest of the block is
-    skipped and ``.error`` holds the banner (the page then shows what it had, never a 500)::
+    skipped and ``.error`` holds the banner, which the page then shows alone (never a 500,
+    never an empty table that would read as "no data")::
 
         with live() as restate:
             rows = queries.invocations(restate.api, filters)
