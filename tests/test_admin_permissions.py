@@ -113,6 +113,9 @@ def test_permissions_are_installed_with_readable_names(db):
         "manage_invocation": "Can cancel, kill, pause, resume and purge invocations",
         "view_deployment": "Can view deployment",
         "register_deployment": "Can register this project's deployment",
+        "view_outboxmessage": "Can view outbox message",
+        "send_outboxmessage": "Can send outbox messages now",
+        "discard_outboxmessage": "Can discard outbox messages",
     }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_restate', '0001_placeholders'),
+        ('django_restate', '0002_outbox'),
     ]
 
     operations = [
