@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
@@ -11,7 +12,7 @@ import restate
 from restate.handler import RESTATE_UNIQUE_HANDLER_SYMBOL, Handler, TypeHint
 
 from .conf import restate_settings
-from .reflect import HandlerSpec, ServiceSpec, sdk_class_for
+from .reflect import HandlerSpec, SDKService, ServiceSpec, sdk_class_for
 from .registry import registry
 from .runtime import ContextManagerFactory, invocation_context_managers
 from .serde import RawInputSerde, TypedJsonSerde, typed_json
@@ -20,7 +21,9 @@ from .serde import RawInputSerde, TypedJsonSerde, typed_json
 def build_service(
     spec: ServiceSpec, context_managers: Iterable[ContextManagerFactory] = ()
 ) -> restate.Service | restate.VirtualObject | restate.Workflow:
-    """The SDK service object for one handler class."""
+    """The SDK service object for one handler class (an SDK-style service: itself, see :func:`serve_sdk_service`)."""
+    if spec.sdk_service is not None:
+        return serve_sdk_service(spec.sdk_service, context_managers)
     options = dict(spec.options)
     managers = list(context_managers) + list(options.pop("invocation_context_managers", None) or [])
     sdk_service: restate.Service | restate.VirtualObject | restate.Workflow = sdk_class_for(spec.kind)(
@@ -33,6 +36,21 @@ def build_service(
         _use_typed_json(sdk_service.handlers[handler_spec.name], handler_spec, typed_in)
         _expose_call_target(spec, handler_spec, sdk_service.handlers[handler_spec.name])
     return sdk_service
+
+
+def serve_sdk_service(service: SDKService, context_managers: Iterable[ContextManagerFactory] = ()) -> SDKService:
+    """An SDK-style service, served as written: the same handlers, serdes and options, each
+    invocation wrapped in this project's context managers (database connections tidied, signals)
+    as class-based handlers are. The user's object is left untouched: this is a shallow copy."""
+    managers = list(context_managers)
+    if not managers:
+        return service
+    served = copy.copy(service)
+    served.handlers = {
+        name: dataclasses.replace(h, context_managers=managers + list(h.context_managers or []))
+        for name, h in service.handlers.items()
+    }
+    return served
 
 
 def build_services(context_managers: Iterable[ContextManagerFactory] = ()) -> list[Any]:
@@ -96,6 +114,8 @@ def _expose_call_target(service: ServiceSpec, spec: HandlerSpec, sdk_handler: Ha
     as they can call plain SDK handlers: the SDK looks the target up in the function's ``__dict__``.
     The method must name this handler by :meth:`Registry.for_method`'s rule (the one the mock and the
     client follow), so a method that several registered classes inherit names none of them."""
+    if service.sdk_service is not None:
+        return  # the SDK's decorator already made its functions callable by reference
     func = getattr(service.cls, spec.attr)
     try:
         owner, _ = registry.for_method(func)

@@ -12,14 +12,14 @@ import functools
 import inspect
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import pydantic
 import restate
 from django.core.exceptions import ImproperlyConfigured
 from restate.serde import Serde
 
-from .handlers import OPTIONS_ATTR, SDK_CLASSES, RestateService
+from .handlers import OPTIONS_ATTR, SDK_CLASSES, RestateService, Service, VirtualObject, Workflow
 from .serde import typed_json
 
 #: The handler's context kind, read from its first annotation.
@@ -109,7 +109,7 @@ class HandlerSpec:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One handler class, as discovered."""
+    """One handler class, as discovered (or one SDK-style service object, see :func:`reflect_sdk`)."""
 
     cls: type[RestateService]
     name: str
@@ -117,6 +117,9 @@ class ServiceSpec:
     handlers: tuple[HandlerSpec, ...]
     options: dict[str, Any]
     doc: str | None
+    #: The SDK service object (``restate.Service("Greeter")``) when the service was written with the
+    #: SDK's decorators: the endpoint serves it as it is, and ``cls`` is a stand-in that forwards to it.
+    sdk_service: Any = None
 
     @property
     def label(self) -> str:
@@ -181,6 +184,109 @@ def reflect(cls: type[RestateService]) -> ServiceSpec:
         options=dict(meta.options),
         doc=meta.description or (inspect.cleandoc(cls.__dict__["__doc__"]) if cls.__dict__.get("__doc__") else None),
     )
+
+
+#: Our base class for each kind.
+SDK_CLASSES_OURS: dict[str, type[RestateService]] = {"service": Service, "object": VirtualObject, "workflow": Workflow}
+
+#: The SDK's service classes -> our kind for each.
+SDK_KINDS: dict[type, str] = {cls: kind for kind, cls in SDK_CLASSES.items()}
+
+_CONTEXT_OF_KIND: dict[str, type] = {kind: context_type for context_type, kind in CONTEXT_KINDS.items()}
+
+
+#: A service object written with the SDK: ``restate.Service("Greeter")``, a VirtualObject or a Workflow.
+SDKService = restate.Service | restate.VirtualObject | restate.Workflow
+
+
+def is_sdk_service(value: object) -> TypeGuard[SDKService]:
+    """Whether ``value`` is a service object written with the SDK (``restate.Service("Greeter")``)."""
+    return type(value) in SDK_KINDS
+
+
+def reflect_sdk(service: Any, module: str | None = None) -> ServiceSpec:
+    """The spec of an SDK-style service object, ``greeter = restate.Service("Greeter")`` with
+    ``@greeter.handler()`` functions: kinds and serdes are the SDK's own, so every caller encodes
+    what the SDK handler decodes. ``cls`` is a generated stand-in class whose methods (named like the
+    handlers) forward to the SDK's functions, so code that runs or names handlers by class works."""
+    kind = SDK_KINDS[type(service)]
+    label = f"{module or 'restate'}.{service.name}"
+    if not service.handlers:
+        raise ImproperlyConfigured(
+            f"The SDK {SDK_TYPES[kind]} {service.name!r} ({label}) has no handlers: decorate at least one "
+            f"function with @{service.name.lower()}.handler()."
+        )
+    handlers = tuple(_sdk_handler_spec(kind, h) for h in service.handlers.values())
+    namespace: dict[str, Any] = {
+        "__module__": module or __name__,
+        "__qualname__": service.name,
+        "__doc__": service.service_tag.description,
+        "Meta": type("Meta", (), {"name": service.name}),
+    }
+    for sdk_handler in service.handlers.values():
+        namespace[sdk_handler.name] = _forwarder(sdk_handler)
+    cls = type(service.name, (SDK_CLASSES_OURS[kind],), namespace)
+    options = {n: getattr(service, n) for n in _SDK_SERVICE_OPTIONS if getattr(service, n, None) is not None}
+    return ServiceSpec(
+        cls=cls,
+        name=service.name,
+        kind=kind,
+        handlers=handlers,
+        options=options,
+        doc=service.service_tag.description,
+        sdk_service=service,
+    )
+
+
+_SDK_SERVICE_OPTIONS = (
+    "inactivity_timeout",
+    "abort_timeout",
+    "journal_retention",
+    "idempotency_retention",
+    "enable_lazy_state",
+    "state_preload",
+    "ingress_private",
+    "invocation_retry_policy",
+)
+
+
+def _sdk_handler_spec(kind: str, sdk_handler: Any) -> HandlerSpec:
+    io = sdk_handler.handler_io
+    handler_kind = None if kind == "service" else sdk_handler.kind
+    context_kind = _context_kind(kind, handler_kind)
+    if sdk_handler.arity < 2:
+        input_type: Any = NO_INPUT
+    else:
+        input_type = io.input_type.annotation if io.input_type is not None else Any
+    output_type = io.output_type.annotation if io.output_type is not None else Any
+    return HandlerSpec(
+        attr=sdk_handler.name,
+        name=sdk_handler.name,
+        kind=handler_kind,
+        context_type=_CONTEXT_OF_KIND[context_kind],
+        input_type=input_type,
+        output_type=output_type,
+        context_kind=context_kind,
+        options={"input_serde": io.input_serde, "output_serde": io.output_serde},
+        doc=sdk_handler.description,
+    )
+
+
+def _forwarder(sdk_handler: Any) -> Any:
+    fn = sdk_handler.fn
+    if sdk_handler.arity < 2:
+
+        async def forward(self: Any, ctx: Any) -> Any:
+            return await fn(ctx)
+
+    else:
+
+        async def forward(self: Any, ctx: Any, value: Any) -> Any:  # type: ignore[misc]
+            return await fn(ctx, value)
+
+    forward.__name__ = sdk_handler.name
+    forward.__doc__ = sdk_handler.description
+    return forward
 
 
 def _public_functions(cls: type) -> list[tuple[str, Any]]:

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
 
 from .handlers import RestateService
-from .reflect import HandlerSpec, ServiceSpec, reflect
+from .reflect import HandlerSpec, SDKService, ServiceSpec, is_sdk_service, reflect, reflect_sdk
 
 DISCOVERY_MODULE = "restate_services"
 
@@ -48,40 +48,52 @@ class Registry:
         self._services = specs
         self._by_function = None
 
-    def register(self, *classes: type[RestateService]) -> None:
-        """Register handler classes by hand (autodiscovery does this for you)."""
-        for cls in classes:
-            if not (inspect.isclass(cls) and issubclass(cls, RestateService)) or cls._meta.abstract:
+    def register(self, *services: type[RestateService] | SDKService, module: str | None = None) -> None:
+        """Register handler classes, or SDK-style service objects (``restate.Service("Greeter")``
+        with ``@greeter.handler()`` functions), by hand; autodiscovery does this for you."""
+        for service in services:
+            if is_sdk_service(service):
+                spec = reflect_sdk(service, module)
+                existing = self._specs.get(spec.name)
+                if existing is not None and existing.sdk_service is service:
+                    continue  # the same object found again (imported into a second module)
+            elif inspect.isclass(service) and issubclass(service, RestateService) and not service._meta.abstract:
+                spec = reflect(service)
+                existing = self._specs.get(spec.name)
+                if existing is not None and existing.cls is service:
+                    existing = None  # registering a class again refreshes its spec
+            else:
                 raise ImproperlyConfigured(
-                    f"{cls!r} is not a concrete subclass of django_restate.Service, VirtualObject or Workflow."
+                    f"{service!r} is not a concrete subclass of django_restate.Service, VirtualObject or Workflow, "
+                    "nor a restate.Service, restate.VirtualObject or restate.Workflow object."
                 )
-            spec = reflect(cls)
-            existing = self._specs.get(spec.name)
-            if existing is not None and existing.cls is not cls:
+            if existing is not None:
                 raise AlreadyRegistered(
-                    f"Two classes define the Restate service {spec.name!r}: {existing.label} and {spec.label}. "
-                    'Give one of them another name in its inner `class Meta: name = "..."`.'
+                    f"Two services are named {spec.name!r}: {existing.label} and {spec.label}. "
+                    'Give one of them another name (in its inner `class Meta: name = "..."`).'
                 )
             self._specs[spec.name] = spec
             self._by_function = None
 
-    def unregister(self, *classes: type[RestateService]) -> None:
-        for cls in classes:
-            self._specs.pop(self.get(cls).name, None)
+    def unregister(self, *services: type[RestateService] | SDKService) -> None:
+        for service in services:
+            self._specs.pop(self.get(service).name, None)
         self._by_function = None
 
-    def get(self, target: str | type[RestateService]) -> ServiceSpec:
+    def get(self, target: str | type[RestateService] | SDKService) -> ServiceSpec:
+        """The spec of a service by name, by handler class, or by SDK service object."""
         if isinstance(target, str):
             try:
                 return self._specs[target]
             except KeyError:
                 raise NotRegistered(self._unknown(target)) from None
         for spec in self._specs.values():
-            if spec.cls is target:
+            if spec.cls is target or (spec.sdk_service is not None and spec.sdk_service is target):
                 return spec
-        raise NotRegistered(self._unknown(getattr(target, "__qualname__", repr(target))))
+        what = target.name if is_sdk_service(target) else getattr(target, "__qualname__", repr(target))
+        raise NotRegistered(self._unknown(what))
 
-    def spec(self, target: str | type[RestateService], kind: str, *, via: str = "client") -> ServiceSpec:
+    def spec(self, target: str | type[RestateService] | SDKService, kind: str, *, via: str = "client") -> ServiceSpec:
         """The registered spec of a handler class (or service name) that the caller addresses as a
         ``kind`` ("service", "object", "workflow"); the one ``TypeError`` when it is another kind:
         ``Cart is a VirtualObject: address it with client.object(Cart, key)``."""
@@ -124,6 +136,8 @@ class Registry:
             for spec in self:
                 for handler in spec.handlers:
                     table.setdefault(getattr(spec.cls, handler.attr), []).append((spec, handler))
+                    if spec.sdk_service is not None:  # the function the SDK's decorator returned
+                        table.setdefault(spec.sdk_service.handlers[handler.name].fn, []).append((spec, handler))
             self._by_function = table
         return self._by_function
 
@@ -149,13 +163,24 @@ class Registry:
         self._by_function = None
 
     def register_module(self, module: ModuleType) -> None:
-        """Register every concrete handler class defined (not imported) in ``module``."""
-        for _, value in inspect.getmembers(module, inspect.isclass):
-            if issubclass(value, RestateService) and value.__module__ == module.__name__ and not value._meta.abstract:
-                try:
-                    self.register(value)
-                except AlreadyRegistered as exc:
-                    self.conflicts.append(exc)
+        """Register every concrete handler class defined (not imported) in ``module``, and every
+        SDK-style service object (``greeter = restate.Service("Greeter")``) it holds at module level."""
+        for _, value in inspect.getmembers(module):
+            if is_sdk_service(value):
+                found: Any = value
+            elif (
+                inspect.isclass(value)
+                and issubclass(value, RestateService)
+                and value.__module__ == module.__name__
+                and not value._meta.abstract
+            ):
+                found = value
+            else:
+                continue
+            try:
+                self.register(found, module=module.__name__)
+            except AlreadyRegistered as exc:
+                self.conflicts.append(exc)
 
 
 registry = Registry()

@@ -23,6 +23,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.reliability_app"]  # noqa: F405  (hand
 INSTALLED_APPS = [*INSTALLED_APPS, "django_restate.testing", "tests.parity_app"]  # noqa: F405  (mock + parity suite)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.runtime_app"]  # noqa: F405  (handlers using the ORM, client tests)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.types_app"]  # noqa: F405  (typed inputs/outputs)
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.sdk_app"]  # noqa: F405  (SDK-style services, mounted unchanged)
 INSTALLED_APPS = [*INSTALLED_APPS, "django_restate.tasks", "tests.tasks_app"]  # noqa: F405  (Django Tasks on Restate)
 TASKS = {
     "default": {

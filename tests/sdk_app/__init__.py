@@ -1,0 +1,1 @@
+"""SDK-style services (``restate.Service("greeter")`` with ``@greeter.handler()``), mounted unchanged."""
