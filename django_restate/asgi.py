@@ -47,6 +47,7 @@ class RestateEndpoint:
     def __init__(self, app: ASGIApp | None = None) -> None:
         self._app = app
         self._loops_prepared: set[int] = set()
+        install_log_filter()  # the 4xx this endpoint answers for the caller are not this server's errors
 
     @property
     def sdk_app(self) -> ASGIApp:
@@ -132,7 +133,13 @@ class AnsweredClientErrors(logging.Filter):
         return not (record.exc_info and client_error(record.exc_info[1]) is not None)
 
 
-logging.getLogger("restate.server").addFilter(AnsweredClientErrors())
+def install_log_filter() -> None:
+    """Add :class:`AnsweredClientErrors` to the SDK's ``restate.server`` logger, once. Called when an
+    endpoint is built (after Django configured logging), never at import: importing this module
+    changes no logging configuration."""
+    logger = logging.getLogger("restate.server")
+    if not any(isinstance(f, AnsweredClientErrors) for f in logger.filters):
+        logger.addFilter(AnsweredClientErrors())
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -137,3 +137,19 @@ def test_real_errors_are_still_logged(caplog):
         except RuntimeError:
             logger.exception("Exception in ASGI app")
     assert [r.getMessage() for r in caplog.records] == ["Exception in ASGI app"]
+
+
+def test_importing_asgi_configures_no_logging():
+    """Only building an endpoint installs the 4xx log filter; importing the module changes nothing."""
+    code = (
+        "import logging, django_restate.asgi as asgi\n"
+        "logger = logging.getLogger('restate.server')\n"
+        "assert logger.filters == [], logger.filters\n"
+        "asgi.RestateEndpoint(); asgi.RestateEndpoint()\n"
+        "assert [type(f).__name__ for f in logger.filters] == ['AnsweredClientErrors'], logger.filters\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
