@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 from restate.exceptions import TerminalError
 
@@ -94,23 +94,35 @@ def _call_atomic(task: Task[Any, Any], result: TaskResult[Any, Any], job: Job, n
     """The task and the record of its outcome in one transaction: committed together or not at all.
 
     A second run of the same attempt (the process died after COMMIT, before Restate journaled
-    the outcome) finds the record and returns it without calling the function again.
+    the outcome) finds the record and returns it without calling the function again. The record
+    is looked up before the transaction, so that the transaction's first statement is the task's
+    own: on SQLite a read first would make its first write fail at once with "database is locked"
+    instead of waiting for the lock.
     """
     from .models import CommittedAttempt
 
     using = job["database"]
-    rows = CommittedAttempt.objects.using(using)
+    rows = CommittedAttempt.objects.using(using).filter(result_id=job["id"], attempt=number)
+    committed: Outcome | None = rows.values_list("outcome", flat=True).first()
+    if committed is not None:
+        return committed
     try:
         with transaction.atomic(using=using):
-            committed = rows.filter(result_id=job["id"], attempt=number).values_list("outcome", flat=True).first()
-            if committed is not None:
-                recorded: Outcome = committed
-                return recorded
             outcome = _success(_call(task, result))
-            rows.create(result_id=job["id"], attempt=number, outcome=outcome)
-            return outcome
+            try:
+                CommittedAttempt.objects.using(using).create(result_id=job["id"], attempt=number, outcome=outcome)
+            except IntegrityError:
+                raise _CommittedMeanwhile from None
+    except _CommittedMeanwhile:  # another run of this attempt committed first: ours rolled back
+        recorded: Outcome = rows.values_list("outcome", flat=True).get()
+        return recorded
     except Exception as exc:  # rolled back: nothing the task wrote is left
         return _failure(exc, terminal=_is_terminal(exc, job))
+    return outcome
+
+
+class _CommittedMeanwhile(Exception):
+    pass
 
 
 def _call(task: Task[Any, Any], result: TaskResult[Any, Any]) -> Any:

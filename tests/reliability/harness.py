@@ -40,8 +40,11 @@ PG_APPLICATION_NAME = "reliability-uvicorn"
 class DjangoProcess:
     """``uvicorn demo_project.asgi:application`` in a subprocess, on one port for its whole life."""
 
-    def __init__(self, database_name: str, log_path: Path, graceful_timeout: int = 5) -> None:
+    def __init__(
+        self, database_name: str, log_path: Path, graceful_timeout: int = 5, env: dict[str, str] | None = None
+    ) -> None:
         self.database_name = database_name
+        self.env = dict(env or {})
         self.log_path = log_path
         self.graceful_timeout = graceful_timeout
         self.port = free_port()
@@ -69,6 +72,7 @@ class DjangoProcess:
             "DJANGO_SETTINGS_MODULE": SETTINGS,
             "RELIABILITY_DATABASE_NAME": self.database_name,
             "PYTHONPATH": str(ROOT),
+            **self.env,
         }
         command = [
             sys.executable,

@@ -14,3 +14,6 @@ DATABASES["default"]["NAME"] = os.environ["RELIABILITY_DATABASE_NAME"]
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Lets the load test count this server's connections in pg_stat_activity.
     DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "reliability-uvicorn"
+
+# The demo's URLs plus a view that reads a task's result (tests/reliability/test_tasks_crash.py).
+ROOT_URLCONF = "tests.tasks_app.urls"

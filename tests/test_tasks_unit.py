@@ -1,5 +1,5 @@
-"""RestateBackend's configuration: OPTIONS are checked when the backend is built, and the system
-check says when the app that runs the tasks is missing."""
+"""RestateBackend without a server: OPTIONS are checked when the backend is built, the system check
+says when the app that runs the tasks is missing, and an attempt's transaction is recorded once."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from django_restate.tasks import RestateBackend
+from django_restate.tasks import RestateBackend, execution
 from django_restate.tasks.backend import DEFAULT_RETRY
 from django_restate.tasks.restate_services import backoff
+from django_restate.tasks.results import Job, new_state, to_result
+from tests.tasks_app import tasks
+from tests.tasks_app.models import TaskEffect
 
 
 def backend(**options: object) -> RestateBackend:
@@ -64,3 +67,34 @@ def test_check_requires_the_app():
         (error,) = backend().check()
     assert error.id == "django_restate_tasks.E001"
     assert '"django_restate.tasks"' in error.hint
+
+
+# -- an attempt that runs again after its transaction committed ------------------------------
+
+
+@pytest.fixture
+def job() -> Job:
+    backend = RestateBackend("default", {"OPTIONS": {}})
+    return backend._prepare(tasks.record, ["once"], {})[1]
+
+
+@pytest.mark.django_db
+def test_an_attempt_run_again_after_its_commit_returns_the_recorded_outcome(job: Job):
+    """What happens when the process dies between COMMIT and Restate journaling the attempt."""
+    state = new_state(job)
+    first = execution._run_sync(tasks.record, to_result(state), job, 1)
+    again = execution._run_sync(tasks.record, to_result(state), job, 1)
+    assert first["ok"] and again == first
+    assert TaskEffect.objects.filter(tag="once").count() == 1
+    # A later attempt is a new run.
+    execution._run_sync(tasks.record, to_result(state), job, 2)
+    assert TaskEffect.objects.filter(tag="once").count() == 2
+
+
+@pytest.mark.django_db
+def test_without_atomic_an_attempt_run_again_runs_again(job: Job):
+    job = {**job, "atomic": False}  # type: ignore[typeddict-item]
+    state = new_state(job)
+    execution._run_sync(tasks.record, to_result(state), job, 1)
+    execution._run_sync(tasks.record, to_result(state), job, 1)
+    assert TaskEffect.objects.filter(tag="once").count() == 2
