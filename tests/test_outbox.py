@@ -31,6 +31,7 @@ from django_restate.admin_api.sql import quote
 from django_restate.client import client
 from django_restate.exceptions import InvalidPayload, SendOnCommitFailed
 from django_restate.models import OutboxMessage
+from django_restate.outbox.record import COMMIT_GRACE
 from django_restate.outbox.relay import Relay, claim, delete_delivered, due
 from django_restate.testing.server import free_port
 from tests.runtime_app.models import Delivery, Ticket
@@ -173,19 +174,23 @@ def test_restate_down_at_commit_is_no_failure_and_a_relay_delivers_once(restate_
         assert response.json()["sent"] == []
         # While Restate stays down, a relay round sends one probe, not every row.
         done = asyncio.run(relay.run_once())
-        assert (done.down, done.delivered) == (True, 0)
+        assert (done.down, done.delivered, done.claimed) == (True, 0, 1)
     rows = list(OutboxMessage.objects.order_by("pk"))
     assert len(rows) == 5 and {r.status for r in rows} == {Status.PENDING}
-    assert "Cannot reach the Restate ingress" in rows[0].last_error
-    assert sorted(r.attempts for r in rows) == [1, 1, 1, 1, 2]  # the commit tried each; the probe one
-    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) >= 5
+    # The first send at commit found Restate down; the next four did not wait for it again: they
+    # keep the commit's claim for COMMIT_GRACE, then they are any relay's.
+    assert "Cannot reach the Restate ingress" in rows[0].last_error and rows[0].attempts == 2  # commit, probe
+    assert [(r.attempts, r.claimed_by) for r in rows[1:]] == [(0, "commit")] * 4
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING and "after the commit" in r.getMessage()]
 
     done = asyncio.run(relay.run_once())  # Restate is reachable again
-    assert (done.down, done.delivered, done.claimed) == (False, 5, 5)
+    assert (done.down, done.delivered) == (False, 1)
+    done = asyncio.run(relay.run_once(now=timezone.now() + COMMIT_GRACE))
+    assert (done.down, done.delivered) == (False, 4)
     for tag in tags:
         wait_for_deliveries(tag)
     assert {r.status for r in OutboxMessage.objects.all()} == {Status.DELIVERED}
-    assert asyncio.run(relay.run_once()).claimed == 0
+    assert asyncio.run(relay.run_once(now=timezone.now() + COMMIT_GRACE)).claimed == 0
     assert Delivery.objects.filter(tag__in=tags).count() == 5
 
 
@@ -247,7 +252,7 @@ def test_overdue_boundary(restate_live, relay):
     with ingress_down(restate_live), transaction.atomic():
         held = deliver().send_on_commit(Letter(tag=unique("held"), ticket_id=0))
         sent = deliver().send_on_commit(Letter(tag=unique("sent"), ticket_id=0))
-    now = timezone.now()
+    now = timezone.now() + COMMIT_GRACE  # past the commit's claim on the second row
     OutboxMessage.objects.filter(pk=held.message_id).update(created_at=now - after)
     OutboxMessage.objects.filter(pk=sent.message_id).update(created_at=now - after + timedelta(seconds=1))
     rows = {r.pk: r for r in OutboxMessage.objects.all()}
@@ -331,7 +336,7 @@ def test_two_relays_never_claim_the_same_row(restate_live, restate_down):
     with transaction.atomic():
         for _ in range(10):
             deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
-    now = timezone.now()
+    now = timezone.now() + COMMIT_GRACE  # past the commit's claim
     first = claim(due("default", now), "relay-a", 6, now)
     second = claim(due("default", now), "relay-b", 6, now)
     assert (len(first), len(second)) == (6, 4)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import httpx
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -152,14 +154,23 @@ def judge(exc: BaseException) -> Outcome:
 
 
 def settle(using: str, results: Iterable[tuple[OutboxMessage, Outcome]], now: datetime | None = None) -> None:
-    """Write down the outcomes of claimed rows (their ``attempts`` as read when they were claimed)."""
+    """Write down the outcomes of claimed rows (their ``attempts`` as read when they were claimed).
+
+    A failure never overwrites a row someone else has marked delivered meanwhile (a commit's
+    fast path, another relay after a lease ran out): delivered is final.
+    """
     now = now or timezone.now()
-    changed = []
+    delivered: list[OutboxMessage] = []
+    other: list[OutboxMessage] = []
     for row, outcome in results:
         _apply(row, outcome, row.attempts + 1, now)
-        changed.append(row)
-    if changed:
-        OutboxMessage.objects.using(using).bulk_update(changed, SETTLED_FIELDS)
+        (delivered if outcome.verdict == "delivered" else other).append(row)
+    table = OutboxMessage.objects.using(using)
+    with unsynced(using):
+        if delivered:
+            table.bulk_update(delivered, SETTLED_FIELDS)
+        if other:
+            table.exclude(status=OutboxMessage.Status.DELIVERED).bulk_update(other, SETTLED_FIELDS)
 
 
 def settle_one(using: str, pk: int, outcome: Outcome, now: datetime | None = None) -> None:
@@ -167,7 +178,28 @@ def settle_one(using: str, pk: int, outcome: Outcome, now: datetime | None = Non
     row = OutboxMessage()
     _apply(row, outcome, 1, now or timezone.now())
     fields: dict[str, Any] = {name: getattr(row, name) for name in SETTLED_FIELDS if name != "attempts"}
-    OutboxMessage.objects.using(using).filter(pk=pk).update(attempts=F("attempts") + 1, **fields)
+    rows = OutboxMessage.objects.using(using).filter(pk=pk)
+    if outcome.verdict != "delivered":
+        rows = rows.exclude(status=OutboxMessage.Status.DELIVERED)
+    with unsynced(using):
+        rows.update(attempts=F("attempts") + 1, **fields)
+
+
+@contextmanager
+def unsynced(using: str) -> Iterator[None]:
+    """A transaction whose COMMIT does not wait for the disk, on PostgreSQL.
+
+    Only for writing down outcomes: if the server crashes before the write reaches the disk, the
+    row is still pending and is sent again, which its idempotency key makes harmless. Not
+    waiting for the flush saves an fsync per send (milliseconds on most disks): the whole cost
+    of the outbox's fast path otherwise.
+    """
+    with transaction.atomic(using=using):
+        connection = connections[using]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 SETTLED_FIELDS = [

@@ -11,6 +11,7 @@ and a relay (:mod:`.relay`) delivers it.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -26,6 +27,23 @@ logger = logging.getLogger("django_restate.outbox")
 #: The commit that wrote a row holds it this long, so a relay does not send it alongside the
 #: fast path (harmless with the idempotency key, but wasted). A process that died releases it so.
 COMMIT_GRACE = timedelta(seconds=10)
+
+
+#: After a send at commit time found Restate unreachable, this process's next commits leave their
+#: sends to the relay for this many seconds rather than each wait for a refused connection (or a
+#: timeout, when Restate hangs: a view with many sends would wait for each).
+SKIP_AFTER_DOWN = 2.0
+SKIPPED = "not sent at commit: Restate was unreachable moments before; a relay will send it"
+
+
+#: Until when the fast path skips sending, per ingress URL (settings can change, in tests at least).
+_down_until: dict[str, float] = {}
+
+
+def _ingress() -> str:
+    from ..client import client
+
+    return client.url
 
 
 class Pending:
@@ -67,6 +85,12 @@ class Pending:
         return self.outcome.error if self.outcome is not None and self.outcome.error else None
 
     def __call__(self) -> None:
+        """The commit's fast path."""
+        if time.monotonic() < _down_until.get(_ingress(), 0.0):
+            # Restate was unreachable a moment ago: leave the row to the relay (it keeps the commit's
+            # claim until COMMIT_GRACE runs out) instead of making the view wait for another failure.
+            self.outcome = Outcome("down", error=SKIPPED)
+            return
         try:
             self.send()
         except Exception:  # the transaction has committed: never fail the caller now, the relay will send
@@ -78,7 +102,13 @@ class Pending:
         if outcome.verdict == "failed":
             logger.error("Restate refused %s (outbox message %s): %s", self.target, self.message_id, outcome.error)
         elif outcome.verdict != "delivered":
-            logger.warning(
+            # Once per outage, not once per send: a commit with 200 sends would log 200 warnings.
+            url, now = _ingress(), time.monotonic()
+            quiet = outcome.verdict == "down" and now < _down_until.get(url, 0.0) + SKIP_AFTER_DOWN
+            if outcome.verdict == "down":
+                _down_until[url] = now + SKIP_AFTER_DOWN
+            logger.log(
+                logging.DEBUG if quiet else logging.WARNING,
                 "Sending %s after the commit failed; a relay will send it (outbox message %s): %s",
                 self.target,
                 self.message_id,
