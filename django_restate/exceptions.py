@@ -4,7 +4,8 @@
 ``AdminAPIError`` / ``AdminAPIUnreachable`` are what :mod:`django_restate.admin_api` raises.
 The ingress answers failures as JSON ``{"code", "message", "source"}``; ``source`` tells a handler's own
 ``TerminalError`` (:class:`HandlerError`) from a request the ingress refused
-(:class:`IngressError`: unknown service, bad delay, ...).
+(:class:`IngressError`: unknown service, bad delay, ...). New errors of the package belong
+here, or at least subclass :class:`RestateError`.
 """
 
 from __future__ import annotations
@@ -66,30 +67,32 @@ class IngressTimeout(RestateClientError, TimeoutError):
         self.timeout = timeout
 
 
-class IngressError(RestateClientError):
-    """The ingress refused the request: an unknown service or handler, bad input, an unknown invocation."""
+class _AnsweredError(RestateClientError):
+    """An error Restate answered with a status code and a message, about one target."""
+
+    #: How ``str(error)`` reads.
+    template = "{target}: {status_code} {message}"
 
     def __init__(self, status_code: int, message: str, target: str, invocation_id: str | None = None) -> None:
-        super().__init__(f"{target}: {status_code} {message}")
+        super().__init__(self.template.format(target=target, status_code=status_code, message=message))
         self.status_code = status_code
         self.message = message
         self.target = target
         self.invocation_id = invocation_id
+
+
+class IngressError(_AnsweredError):
+    """The ingress refused the request: an unknown service or handler, bad input, an unknown invocation."""
 
 
 class InvocationNotReady(IngressError):
     """``output()`` of an invocation or workflow that exists but has not finished yet (HTTP 470)."""
 
 
-class HandlerError(RestateClientError):
+class HandlerError(_AnsweredError):
     """The handler failed with a ``TerminalError``: ``status_code`` and ``message`` are the ones it raised."""
 
-    def __init__(self, status_code: int, message: str, target: str, invocation_id: str | None = None) -> None:
-        super().__init__(f"{target} failed with {status_code}: {message}")
-        self.status_code = status_code
-        self.message = message
-        self.target = target
-        self.invocation_id = invocation_id
+    template = "{target} failed with {status_code}: {message}"
 
 
 class InvalidPayload(RestateClientError, ValueError):

@@ -20,7 +20,8 @@ Fixtures
 ``restate_mock`` (function, needs the database)
     A :class:`~django_restate.testing.harness.MockRestate`: handler classes run
     in-process, state in the ORM (``INSTALLED_APPS += ["django_restate.testing"]``),
-    inside the test's transaction. Options come from
+    inside the test's transaction. While it is active the project's
+    ``django_restate.client.client`` talks to it, so views under test call the mock. Options come from
     ``@pytest.mark.restate_mock(replay_check=True, max_attempts=..., start_time=...)``;
     ``--restate-replay-check`` (or the ini option ``restate_replay_check``) turns the
     replay check on for every test.
@@ -211,6 +212,7 @@ def restate_mock(request: pytest.FixtureRequest, db: None) -> Iterator[MockResta
     after the test, or flushed with ``transactional_db``)."""
     from django.conf import settings
 
+    from .client import client
     from .testing.harness import MockRestate
 
     if "django_restate.testing" not in settings.INSTALLED_APPS:
@@ -231,7 +233,8 @@ def restate_mock(request: pytest.FixtureRequest, db: None) -> Iterator[MockResta
         options["replay_check"] = bool(flag if flag is not None else request.config.getini("restate_replay_check"))
     mock = MockRestate(**options)
     try:
-        yield mock
+        with client.using(mock):  # the project's client, in the code under test, runs against the mock
+            yield mock
     finally:
         mock.close()
 

@@ -21,6 +21,7 @@ from django_restate.exceptions import (
     InvalidPayload,
     InvocationNotReady,
 )
+from django_restate.registry import NotRegistered
 from django_restate.testing.server import free_port
 from tests.runtime_app.models import Note
 from tests.runtime_app.restate_services import (
@@ -211,9 +212,10 @@ def test_ingress_down_names_the_url(restate_live):
         asyncio.run(main())
 
 
-def test_stringly_typed_names_are_refused():
-    with pytest.raises(TypeError, match="Pass the handler class, not its name"):
-        client.service("Greeter")
+def test_names_resolve_through_the_registry_and_wrong_ones_are_refused(restate_live):
+    assert client.service("Greeter").greet("Ada") == "Hello, Ada! (3 letters)"
+    with pytest.raises(NotRegistered, match=r"Greter is not a registered Restate service \(registered: .*Greeter"):
+        client.service("Greter")
     with pytest.raises(TypeError, match=r"Cart is a VirtualObject: address it with client.object\(Cart, key\)"):
         client.service(Cart)
     with pytest.raises(AttributeError, match=r"Cart has no handler 'add_itme' \(its handlers: add_item, clear"):

@@ -162,19 +162,19 @@ def test_http_clients_are_reused():
     recorder = Recorder()
     ingress = make(recorder)
     ingress.service(Greeter).greet("a")
-    first = ingress._sync
+    first = ingress.http._sync
     ingress.service(Greeter).greet("b")
-    assert ingress._sync is first
+    assert ingress.http._sync is first
 
     async def twice():
         await ingress.service(Greeter).greet.acall("a")
-        one = ingress._async_client()
+        one = ingress.http._async_client()
         await ingress.service(Greeter).greet.acall("b")
-        return one is ingress._async_client()
+        return one is ingress.http._async_client()
 
     assert asyncio.run(twice())
     # A new event loop (an async view under WSGI) gets its own client.
-    assert len(ingress._async) <= 1
+    assert len(ingress.http._async) <= 1
 
 
 def test_unsafe_async_opt_out(monkeypatch):

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import restate
+from django.core.exceptions import SynchronousOnlyOperation
 
 from demo_project.shop.models import Order, Product
 from demo_project.shop.restate_services import Cart, CartItem, Checkout, CheckoutRequest, Greeter
@@ -104,18 +105,19 @@ def test_sends_wait_for_drain(restate_mock, mock_services_registered):
     assert [inv.id for inv in restate_mock.pending_sends()] == [handle.invocation_id]
     assert restate_mock.object(Wallet, "w").balance() == 0
     restate_mock.drain(advance_clock=False)
-    assert handle.invocation.status == "suspended"  # asleep, until time passes
+    invocation = restate_mock.invocation(handle.invocation_id)
+    assert invocation.status == "suspended"  # asleep, until time passes
     restate_mock.advance(timedelta(hours=23))
-    assert not handle.done
+    assert not invocation.done
     restate_mock.advance(timedelta(hours=2))
-    assert handle.done
+    assert invocation.done
     assert restate_mock.object(Wallet, "w").balance() == 100
 
 
 def test_delayed_send_waits_for_the_clock(restate_mock, mock_services_registered):
     handle = restate_mock.service(Greeter).greet.send("Ada", delay=timedelta(minutes=5))
     restate_mock.drain(advance_clock=False)
-    assert not handle.done
+    assert not restate_mock.invocation(handle.invocation_id).done
     start = restate_mock.now
     restate_mock.drain()
     assert handle.attach() == "Hello, Ada! (3 letters)"
@@ -230,11 +232,18 @@ def test_async_twins(db, restate_mock):
 
 
 def test_sync_methods_refuse_a_running_loop(restate_mock, db):
-    async def scenario():
+    async def call():
         restate_mock.service(Greeter).greet("Ada")
 
+    # The client's own references: the same refusal as against the ingress.
+    with pytest.raises(SynchronousOnlyOperation, match=r"call\(\) of Greeter/greet .*acall"):
+        asyncio.run(call())
+
+    async def drain():
+        restate_mock.drain()
+
     with pytest.raises(RuntimeError, match="use the a-prefixed twin"):
-        asyncio.run(scenario())
+        asyncio.run(drain())
 
 
 def test_the_mock_cannot_be_called_from_a_handler_it_runs(restate_mock, mock_services_registered):

@@ -120,7 +120,8 @@ async def adeliver(request: SendRequest, recorded_at: datetime) -> Outcome:
 
 
 def _http_args(request: SendRequest, recorded_at: datetime) -> tuple[str, str, bytes | None, dict[str, str]]:
-    from ..client import _milliseconds, _quote
+    from ..client.http import milliseconds as _milliseconds
+    from ..client.http import quote_segment as _quote
 
     parts = [request.service, *([request.key] if request.key is not None else []), request.handler]
     path = "/" + "/".join(_quote(p) for p in parts) + "/send"

@@ -1,7 +1,9 @@
 """Testing tools for projects that use django_restate.
 
 - :class:`MockRestate` (``restate_mock`` fixture): handler classes run in-process, state in
-  the ORM; add ``"django_restate.testing"`` to ``INSTALLED_APPS`` in test settings.
+  the ORM; add ``"django_restate.testing"`` to ``INSTALLED_APPS`` in test settings. It is a
+  transport of the client: while the fixture (or ``with mock_restate():``) is active, the
+  project's ``django_restate.client.client`` runs against it.
 - :class:`RealRestate` (``restate_backend`` fixture, ``[real]``): the same API on a real server.
 - ``server.RestateServer`` / ``live.LiveASGIServer``: a real restate-server and a served project.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MockRestate", "RealRestate"]
+__all__ = ["MockRestate", "RealRestate", "mock_restate"]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from .harness import MockRestate
 
         return MockRestate
+    if name == "mock_restate":
+        from .harness import mock_restate
+
+        return mock_restate
     if name == "RealRestate":
         from .real import RealRestate
 

@@ -3,8 +3,8 @@
 :class:`~django_restate.testing.harness.MockRestate` and
 :class:`~django_restate.testing.real.RealRestate` both implement it, so a scenario
 written once runs against both (``@pytest.mark.restate_parity``). Handlers are
-addressed as with :mod:`django_restate.client`, and fail the same way, with
-:class:`~django_restate.exceptions.HandlerError`::
+addressed with :mod:`django_restate.client`'s own references (each backend is a transport
+of the client), and fail the same way, with :class:`~django_restate.exceptions.HandlerError`::
 
     cart = restate_backend.object(Cart, "alice")
     assert cart.add_item(CartItem(sku="tea", quantity=2)) == 2
@@ -18,6 +18,7 @@ import abc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..client import ServiceProxy
 from ..handlers import RestateService
 
 T = TypeVar("T")
@@ -30,15 +31,15 @@ class RestateTestBackend(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def service(self, cls: type[RestateService]) -> Any:
+    def service(self, cls: type[RestateService]) -> ServiceProxy:
         """The handlers of a Service: ``backend.service(Greeter).greet("Ada")``."""
 
     @abc.abstractmethod
-    def object(self, cls: type[RestateService], key: str) -> Any:
+    def object(self, cls: type[RestateService], key: str) -> ServiceProxy:
         """The handlers of one Virtual Object: ``backend.object(Cart, "alice").add_item(item)``."""
 
     @abc.abstractmethod
-    def workflow(self, cls: type[RestateService], workflow_id: str) -> Any:
+    def workflow(self, cls: type[RestateService], workflow_id: str) -> ServiceProxy:
         """One workflow: ``.run.send(...)`` starts it, shared handlers are called like others."""
 
     @abc.abstractmethod

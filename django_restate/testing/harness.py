@@ -16,13 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from ..client import MISSING
+from asgiref.current_thread_executor import CurrentThreadExecutor
+from asgiref.sync import AsyncToSync, sync_to_async
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from ..client import MISSING, HandlerRef, RestateClient, ServiceProxy
+from ..client.core import HandlerCalls, method_ref
+from ..client.transport import Accepted, Address, Request, on_commit_key
+from ..exceptions import HandlerError, IngressError, IngressTimeout, InvocationNotReady
 from ..handlers import RestateService
-from ..reflect import CONTEXT_ANNOTATIONS, HandlerSpec, ServiceSpec
+from ..outbox import Outcome
+from ..reflect import CONTEXT_ANNOTATIONS, ServiceSpec
 from ..registry import Registry, registry
 from . import store
 from .backend import RestateTestBackend
@@ -33,14 +44,17 @@ from .engine import DEFAULT_MAX_ATTEMPTS, MockEngine
 from .errors import Deadlock, NestedDrive, WrongContext
 from .faults import FailRun, KillAt
 from .invocation import Invocation
-from .proxies import MockHandle, MockHandlerRef, MockServiceProxy, MockWorkflowRunRef, codec
 from .replay import Failure
 
 T = TypeVar("T")
 
 
-class MockRestate(RestateTestBackend):
+class MockRestate(HandlerCalls, RestateTestBackend):
     """The mock Restate: handler classes from the registry, run in this process.
+
+    It is a transport of the client (:attr:`transport`): ``restate_mock.object(Cart, "a")``
+    returns the client's own references, and ``with client.using(restate_mock):`` (which the
+    ``restate_mock`` fixture does for the project's ``client``) sends a view's calls here.
 
     ``replay_check=True`` runs every handler a second time against its journal and fails
     the test with a diff when the steps differ. ``max_attempts`` bounds how often an
@@ -62,6 +76,10 @@ class MockRestate(RestateTestBackend):
             registry, replay_check=replay_check, max_attempts=max_attempts, clock=VirtualClock(start_time)
         )
         self._bridge: LoopBridge | None = None
+        #: The mock as the client's transport.
+        self.transport = MockTransport(self)
+        #: A client whose references run here.
+        self.client = RestateClient(transport=self.transport)
 
     def _sync(self, awaitable: Coroutine[Any, Any, T]) -> T:
         try:
@@ -92,130 +110,27 @@ class MockRestate(RestateTestBackend):
             self._bridge.close()
             self._bridge = None
 
-    # -- calls and sends ---------------------------------------------------------------
+    # -- calls and sends: the client's references, run here --------------------------------
 
-    def service(self, cls: type[RestateService]) -> MockServiceProxy:
+    def service(self, cls: type[RestateService] | str) -> ServiceProxy:
         """The handlers of a Service: ``restate_mock.service(Greeter).greet("Ada")``."""
-        return MockServiceProxy(self, self._spec(cls, "service"), "")
+        return ServiceProxy(self.client, self._spec(cls, "service"), None)
 
-    def object(self, cls: type[RestateService], key: str) -> MockServiceProxy:
+    def object(self, cls: type[RestateService] | str, key: str) -> ServiceProxy:
         """The handlers of one Virtual Object: ``restate_mock.object(Cart, "alice").add_item(item)``."""
-        return MockServiceProxy(self, self._spec(cls, "object"), key)
+        return ServiceProxy(self.client, self._spec(cls, "object"), key)
 
-    def workflow(self, cls: type[RestateService], workflow_id: str) -> MockServiceProxy:
+    def workflow(self, cls: type[RestateService] | str, workflow_id: str) -> ServiceProxy:
         """One workflow: ``.run.send(...)`` starts it, shared handlers are called like any other."""
-        return MockServiceProxy(self, self._spec(cls, "workflow"), workflow_id)
+        return ServiceProxy(self.client, self._spec(cls, "workflow"), workflow_id)
 
-    def _spec(self, cls: type[RestateService], kind: str) -> ServiceSpec:
+    def ref(self, handler: Callable[..., Any], *, key: str | None = None) -> HandlerRef:
+        """The reference to a handler method; ``restate_mock.call(Cart.add_item, item, key="alice")``
+        and ``restate_mock.send(...)`` go through it, typed as on the client."""
+        return method_ref(self.client, self.engine.registry, handler, key)
+
+    def _spec(self, cls: type[RestateService] | str, kind: str) -> ServiceSpec:
         return self.engine.registry.spec(cls, kind, via="restate_mock")
-
-    def call(
-        self,
-        handler: Callable[..., Any],
-        arg: Any = MISSING,
-        *,
-        key: str = "",
-        idempotency_key: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Any:
-        """Call a handler method by reference: ``restate_mock.call(Cart.add_item, item, key="alice")``."""
-        return self._ref(handler, key).call(arg, idempotency_key=idempotency_key, headers=headers)
-
-    async def acall(
-        self,
-        handler: Callable[..., Any],
-        arg: Any = MISSING,
-        *,
-        key: str = "",
-        idempotency_key: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Any:
-        return await self._ref(handler, key).acall(arg, idempotency_key=idempotency_key, headers=headers)
-
-    def send(
-        self,
-        handler: Callable[..., Any],
-        arg: Any = MISSING,
-        *,
-        key: str = "",
-        delay: timedelta | float | None = None,
-        idempotency_key: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> MockHandle:
-        """Queue a send to a handler method; it runs on :meth:`drain` (or ``handle.attach()``)."""
-        return self._ref(handler, key).send(arg, delay=delay, idempotency_key=idempotency_key, headers=headers)
-
-    async def asend(
-        self,
-        handler: Callable[..., Any],
-        arg: Any = MISSING,
-        *,
-        key: str = "",
-        delay: timedelta | float | None = None,
-        idempotency_key: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> MockHandle:
-        return self.send(handler, arg, key=key, delay=delay, idempotency_key=idempotency_key, headers=headers)
-
-    def _ref(self, handler: Callable[..., Any], key: str) -> MockHandlerRef:
-        spec, handler_spec = self.engine.registry.for_method(handler)
-        ref = MockWorkflowRunRef if handler_spec.kind == "workflow" else MockHandlerRef
-        return ref(self, spec, handler_spec, key if spec.kind != "service" else "")
-
-    async def _call(
-        self,
-        spec: ServiceSpec,
-        handler: HandlerSpec,
-        key: str,
-        body: bytes,
-        idempotency_key: str | None,
-        headers: dict[str, str] | None,
-    ) -> tuple[Invocation, bytes | Failure | None]:
-        engine = self.engine
-        inv, new = engine.admission.admit(spec, handler, key, body, headers=headers, idempotency_key=idempotency_key)
-
-        async def body_() -> bytes | Failure | None:
-            if not new and handler.kind == "workflow" and inv.done:
-                return Failure(409, "the workflow method was already invoked")
-            if new:
-                engine.submit(inv)
-            else:  # sent before with this idempotency key: it runs now
-                engine.run_now(inv)
-            if not await engine.settle_until(lambda: inv.done, advance_clock=True, run_sends="when stuck"):
-                raise Deadlock(self._stuck(inv))
-            return inv.output
-
-        return inv, await engine.drive(body_)
-
-    def _stuck(self, inv: Invocation) -> str:
-        return f"The test called {inv.target}, which cannot finish: {self.engine.explain(inv)}."
-
-    def _send(
-        self,
-        spec: ServiceSpec,
-        handler: HandlerSpec,
-        key: str,
-        body: bytes,
-        delay: float,
-        idempotency_key: str | None,
-        headers: dict[str, str] | None,
-    ) -> MockHandle:
-        known = len(self.engine.invocations)
-        invocation_id = self.engine.send_from(
-            None, spec, handler, key, body, delay, idempotency_key, dict(headers or {})
-        )
-        status = "Accepted" if len(self.engine.invocations) > known else "PreviouslyAccepted"
-        return MockHandle(self, self.engine.invocations[invocation_id], status, codec(spec, handler))
-
-    async def _attach(self, inv: Invocation) -> bytes | Failure | None:
-        engine = self.engine
-
-        async def body() -> bytes | Failure | None:
-            if not await engine.settle_until(lambda: inv.done, advance_clock=True, run_sends=True):
-                raise Deadlock(f"The test waits for {inv.target}, which cannot finish: {engine.explain(inv)}.")
-            return inv.output
-
-        return await engine.drive(body)
 
     # -- moving things along ------------------------------------------------------------
 
@@ -226,6 +141,8 @@ class MockRestate(RestateTestBackend):
         self._sync(self.adrain(advance_clock=advance_clock))
 
     async def adrain(self, *, advance_clock: bool = True) -> None:
+        self.transport.release_committed()
+
         async def body() -> None:
             await self.engine.settle_until(lambda: False, advance_clock=advance_clock, run_sends=True)
 
@@ -396,7 +313,8 @@ class MockRestate(RestateTestBackend):
         return list(self.engine.invocations.values())
 
     def pending_sends(self) -> list[Invocation]:
-        """Sends waiting for :meth:`drain`, oldest first."""
+        """Sends waiting for :meth:`drain`, oldest first (``send_on_commit`` sends whose block committed too)."""
+        self.transport.release_committed()
         return list(self.engine.admission.outbox)
 
     def invocation(self, invocation_id: str) -> Invocation:
@@ -482,3 +400,263 @@ class MockRestate(RestateTestBackend):
             return task.result()
 
         return await engine.drive(body)
+
+
+class MockTransport:
+    """The mock as a :class:`~django_restate.client.Transport`: what the client's references ask of
+    the ingress, answered by running the handler here.
+
+    Calls run at once (and what they call); sends are queued until the test drains the mock.
+    ``timeout`` is virtual time: a call whose handler would need longer raises
+    :class:`~django_restate.exceptions.IngressTimeout`, and the invocation goes on, as on a server.
+    """
+
+    def __init__(self, mock: MockRestate) -> None:
+        self.mock = mock
+        self.engine = mock.engine
+        #: ``send_on_commit`` sends registered inside a transaction, with their connection alias.
+        self._on_commit: list[tuple[str, MockPending]] = []
+
+    def __repr__(self) -> str:
+        return "<MockRestate>"
+
+    # -- call ------------------------------------------------------------------------------
+
+    def call(self, request: Request) -> bytes:
+        self.release_committed()
+        return self.mock._sync(self._call(request))
+
+    async def acall(self, request: Request) -> bytes:
+        if _sync_caller_waits():
+            return await sync_to_async(self.call, thread_sensitive=True)(request)
+        self.release_committed()
+        return await self._call(request)
+
+    async def _call(self, request: Request) -> bytes:
+        engine = self.engine
+        handler = request.handler
+        inv, new = engine.admission.admit(
+            request.service,
+            handler,
+            request.key or "",
+            request.body or b"",
+            headers=dict(request.headers or {}),
+            idempotency_key=request.idempotency_key,
+        )
+
+        async def body() -> bytes | Failure | None:
+            if not new and handler.kind == "workflow" and inv.done:
+                return Failure(409, "the workflow method was already invoked")
+            if new:
+                engine.submit(inv)
+            else:  # sent before with this idempotency key: it runs now
+                engine.run_now(inv)
+            return await self._wait(inv, request.timeout, "when stuck", "The test called")
+
+        return _outcome(inv, await engine.drive(body), request.target)
+
+    async def _wait(
+        self, inv: Invocation, timeout: float | None, run_sends: bool | Literal["when stuck"], who: str
+    ) -> bytes | Failure | None:
+        """Run until ``inv`` is done, or until ``timeout`` seconds of virtual time would pass."""
+        engine, clock = self.engine, self.engine.clock
+        deadline = None if timeout is None else clock.now + timeout
+
+        def out_of_time() -> bool:
+            if deadline is None:
+                return False
+            due = clock.next_due()
+            return (
+                due is not None and due > deadline and not any(s.due_at <= clock.now for s in engine.admission.outbox)
+            )
+
+        await engine.settle_until(lambda: inv.done or out_of_time(), advance_clock=True, run_sends=run_sends)
+        if inv.done:
+            return inv.output
+        if out_of_time():
+            assert timeout is not None
+            raise IngressTimeout("restate_mock", timeout)
+        raise Deadlock(f"{who} {inv.target}, which cannot finish: {engine.explain(inv)}.")
+
+    # -- send ------------------------------------------------------------------------------
+
+    def send(self, request: Request) -> Accepted:
+        self.release_committed()
+        return self._queue(request)
+
+    def _queue(self, request: Request) -> Accepted:
+        engine = self.engine
+        known = len(engine.invocations)
+        invocation_id = engine.send_from(
+            None,
+            request.service,
+            request.handler,
+            request.key or "",
+            request.body or b"",
+            request.delay or 0.0,
+            request.idempotency_key,
+            dict(request.headers or {}),
+        )
+        return Accepted(invocation_id, "Accepted" if len(engine.invocations) > known else "PreviouslyAccepted")
+
+    async def asend(self, request: Request) -> Accepted:
+        return self.send(request)  # queues only: nothing runs until the test drains
+
+    def send_on_commit(self, request: Request, using: str | None) -> MockPending:
+        """Queued when the transaction commits (``transaction.on_commit``), as the ingress would get it.
+
+        A test wrapped in a transaction (the ``db`` fixture, ``TestCase``) never commits, so the
+        mock sends what the code under test committed into the test's transaction the next time it
+        is used (a drain, a call, an attach: see :meth:`release_committed`); the sends still only
+        run when the test drains.
+        """
+        self.release_committed()
+        alias = using or DEFAULT_DB_ALIAS
+        sent = replace(request, idempotency_key=on_commit_key(request, alias))
+        pending = MockPending(self, sent, request.idempotency_key)
+        if connections[alias].in_atomic_block:
+            self._on_commit.append((alias, pending))
+        transaction.on_commit(pending, using=alias)
+        return pending
+
+    def release_committed(self) -> None:
+        """Send the ``send_on_commit`` sends whose atomic blocks all committed, up to the test's own
+        transaction; those of a block that rolled back are gone (Django dropped them), those of a
+        block still open wait. Under ``transactional_db`` the real commit has sent them already."""
+        waiting: list[tuple[str, MockPending]] = []
+        for alias, pending in self._on_commit:
+            connection = connections[alias]
+            entry = next((e for e in connection.run_on_commit if e[1] is pending), None)
+            if entry is None:  # sent at a real commit, or rolled back with its savepoint
+                continue
+            if entry[0] & set(connection.savepoint_ids) - _test_savepoints(connection):
+                waiting.append((alias, pending))  # a block of the code under test is still open
+                continue
+            connection.run_on_commit.remove(entry)
+            pending.deliver()
+        self._on_commit = waiting
+
+    # -- invocations that exist --------------------------------------------------------------
+
+    def attach(self, address: Address, timeout: float | None = None) -> bytes:
+        self.release_committed()
+        return self.mock._sync(self._attach(address, timeout))
+
+    async def aattach(self, address: Address, timeout: float | None = None) -> bytes:
+        if _sync_caller_waits():
+            return await sync_to_async(self.attach, thread_sensitive=True)(address, timeout)
+        self.release_committed()
+        return await self._attach(address, timeout)
+
+    async def _attach(self, address: Address, timeout: float | None) -> bytes:
+        inv = self._find(address)
+
+        async def body() -> bytes | Failure | None:
+            return await self._wait(inv, timeout, True, "The test waits for")
+
+        return _outcome(inv, await self.engine.drive(body), address.target)
+
+    def output(self, address: Address) -> bytes:
+        self.release_committed()
+        inv = self._find(address)
+        if not inv.done:
+            raise InvocationNotReady(470, "invocation is not completed yet", address.target, inv.id)
+        return _outcome(inv, inv.output, address.target)
+
+    async def aoutput(self, address: Address) -> bytes:
+        return self.output(address)
+
+    def _find(self, address: Address) -> Invocation:
+        """The invocation an address names, looked up as the ingress does: by id, by idempotency key
+        (with the handler and key it was sent to), or a workflow's run by its workflow id."""
+        admission = self.engine.admission
+        inv: Invocation | None
+        if address.invocation_id is not None:
+            inv = admission.invocations.get(address.invocation_id)
+        else:
+            service, handler = address.service, address.handler
+            assert service is not None and handler is not None
+            if address.idempotency_key is not None:
+                key = address.key or ""
+                inv = admission.by_idempotency_key(service.name, key, handler.name, address.idempotency_key)
+            else:
+                inv = admission.workflow_run(service.name, address.key or "")
+        if inv is None:
+            raise IngressError(404, "invocation not found", address.target)
+        return inv
+
+
+class MockPending:
+    """A ``send_on_commit`` send to the mock: queued when its transaction commits (the ``on_commit``
+    callback), run when the test drains."""
+
+    __slots__ = ("transport", "request", "request_key", "outcome")
+
+    def __init__(self, transport: MockTransport, request: Request, request_key: str | None) -> None:
+        self.transport = transport
+        self.request = request
+        #: The idempotency key the caller gave, before numbering (what ``derive_key`` counts).
+        self.request_key = request_key
+        self.outcome: Outcome | None = None
+
+    @property
+    def target(self) -> str:
+        return self.request.target
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.request.idempotency_key
+
+    @property
+    def error(self) -> None:
+        return None  # the mock is never down
+
+    def __call__(self) -> None:
+        self.send()
+
+    def send(self) -> Outcome:
+        self.transport.release_committed()
+        return self.deliver()
+
+    def deliver(self) -> Outcome:
+        accepted = self.transport._queue(self.request)
+        self.outcome = Outcome("delivered", accepted.invocation_id, accepted.status)
+        return self.outcome
+
+    def __repr__(self) -> str:
+        return f"<MockPending {self.target} {self.outcome.verdict if self.outcome else 'uncommitted'}>"
+
+
+def _outcome(inv: Invocation, output: bytes | Failure | None, target: str) -> bytes:
+    """What the ingress would answer: the output bytes, or the failure as the client raises it."""
+    if isinstance(output, Failure):
+        raise HandlerError(output.code, output.message, target, inv.id)
+    return output or b""
+
+
+def _sync_caller_waits() -> bool:
+    """Inside ``async_to_sync`` called from a sync thread that owns the test's database connection
+    (an async view under Django's test client): the mock must run there, on that connection."""
+    return isinstance(getattr(AsyncToSync.executors, "current", None), CurrentThreadExecutor)
+
+
+def _test_savepoints(connection: BaseDatabaseWrapper) -> set[str]:
+    """The open savepoints that a test case's own atomic blocks made (the ``db`` fixture, ``TestCase``)."""
+    # Every nested block adds one savepoint id (or None), so the two stacks line up from the top.
+    blocks = zip(reversed(connection.atomic_blocks), reversed(connection.savepoint_ids), strict=False)
+    return {sid for block, sid in blocks if sid is not None and getattr(block, "_from_testcase", False)}
+
+
+@contextmanager
+def mock_restate(**options: Any) -> Iterator[MockRestate]:
+    """A :class:`MockRestate` that the project's ``client`` talks to inside the block: for
+    unittest-style tests (``self.restate = self.enterContext(mock_restate())`` in ``setUp``),
+    as the ``restate_mock`` fixture does for pytest. ``options`` are :class:`MockRestate`'s."""
+    from ..client import client
+
+    mock = MockRestate(**options)
+    try:
+        with client.using(mock):
+            yield mock
+    finally:
+        mock.close()

@@ -71,6 +71,10 @@ class Admission:
             self._workflow_runs[(spec.name, key)] = inv
         return inv, True
 
+    def by_idempotency_key(self, service: str, key: str, handler: str, idempotency_key: str) -> Invocation | None:
+        """The invocation first sent to ``service``/``key``/``handler`` with ``idempotency_key``."""
+        return self._idempotent.get((service, key, handler, idempotency_key))
+
     def workflow_run(self, workflow: str, key: str) -> Invocation | None:
         """The run of workflow ``key``, once it was submitted."""
         return self._workflow_runs.get((workflow, key))
