@@ -267,3 +267,87 @@ def test_public_import():
 
     assert MockRestate is harness_mock
     assert RealRestate.name == "real"
+
+
+# -- the client's references on the mock: what the old copy lacked ------------------------------
+
+
+def test_call_and_attach_with_a_timeout_in_virtual_time(restate_mock, mock_services_registered):
+    from django_restate.exceptions import IngressTimeout
+
+    wallet = restate_mock.object(Wallet, "w")
+    start = restate_mock.now
+    with pytest.raises(IngressTimeout, match="did not answer within 3600"):
+        wallet.slow_refill(1, timeout=3600)  # sleeps a day: the caller gives up after an hour
+    assert restate_mock.now - start == 3600
+    assert wallet.balance() == 0  # the invocation goes on, as on a server
+    handle = wallet.slow_refill.send(1)  # waits behind the first for the key
+    with pytest.raises(IngressTimeout):
+        handle.attach(timeout=60)
+    assert handle.attach(timeout=2 * 86400) >= 86400  # the first ends after a day, this one a day later
+    assert wallet.balance() == 100
+
+
+def test_output_is_not_ready_until_the_send_ran(restate_mock, db):
+    from django_restate.exceptions import InvocationNotReady
+
+    handle = restate_mock.service(Greeter).greet.send("Ada")
+    with pytest.raises(InvocationNotReady) as raised:
+        handle.output()
+    assert raised.value.status_code == 470
+    restate_mock.drain()
+    assert handle.output() == "Hello, Ada! (3 letters)"
+
+    async def scenario():
+        return await handle.aoutput()
+
+    assert asyncio.run(scenario()) == "Hello, Ada! (3 letters)"
+
+
+def test_invocation_by_idempotency_key(restate_mock, db):
+    from django_restate.exceptions import IngressError
+
+    greet = restate_mock.service(Greeter).greet
+    sent = greet.send("Ada", idempotency_key="req-1")
+    again = greet.send("Ada", idempotency_key="req-1")
+    assert (again.invocation_id, again.status) == (sent.invocation_id, "PreviouslyAccepted")
+    assert greet.invocation(idempotency_key="req-1").attach() == "Hello, Ada! (3 letters)"
+    with pytest.raises(IngressError) as raised:
+        greet.invocation(idempotency_key="never-sent").output()
+    assert raised.value.status_code == 404
+
+
+def test_the_mock_returns_the_clients_own_references(restate_mock, tea):
+    from django_restate.client import HandlerRef, InvocationHandle, ServiceProxy, WorkflowRunRef, client
+
+    cart = restate_mock.object(Cart, "alice")
+    assert isinstance(cart, ServiceProxy) and type(cart.add_item) is HandlerRef
+    assert isinstance(restate_mock.workflow(Checkout, "o").run, WorkflowRunRef)
+    assert isinstance(cart.add_item.send(CartItem(sku="tea", quantity=1)), InvocationHandle)
+    # The typed spelling, on the mock as on the client (the fixture routes the project's client here).
+    assert restate_mock.call(Cart.add_item, CartItem(sku="tea", quantity=1), key="alice") == 1  # the send waits
+    assert client.call(Cart.add_item, CartItem(sku="tea", quantity=1), key="alice") == 2
+    restate_mock.drain()
+    assert restate_mock.state(Cart, "alice") == {"items": {"tea": 3}}
+    with pytest.raises(TypeError, match="Cart is a VirtualObject: pass its key"):
+        restate_mock.call(Cart.add_item, CartItem(sku="tea", quantity=1))
+
+
+def test_send_on_commit_in_a_test_transaction(restate_mock, tea):
+    from django.db import transaction
+
+    add = restate_mock.object(Cart, "dave").add_item
+    with transaction.atomic():
+        kept = add.send_on_commit(CartItem(sku="tea", quantity=1), idempotency_key="k")
+        try:
+            with transaction.atomic():
+                add.send_on_commit(CartItem(sku="tea", quantity=5), idempotency_key="k")
+                raise RuntimeError("undo the inner block")
+        except RuntimeError:
+            pass
+        second = add.send_on_commit(CartItem(sku="tea", quantity=2), idempotency_key="k")
+        assert restate_mock.pending_sends() == []  # nothing before the block commits
+    assert (kept.idempotency_key, second.idempotency_key) == ("k", "k#2")
+    assert len(restate_mock.pending_sends()) == 2 and kept.handle is not None
+    restate_mock.drain()
+    assert restate_mock.state(Cart, "dave") == {"items": {"tea": 3}}

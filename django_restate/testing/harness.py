@@ -474,7 +474,8 @@ class MockTransport:
         if inv.done:
             return inv.output
         if out_of_time():
-            assert timeout is not None
+            assert timeout is not None and deadline is not None
+            clock.now = max(clock.now, deadline)  # the caller waited that long
             raise IngressTimeout("restate_mock", timeout)
         raise Deadlock(f"{who} {inv.target}, which cannot finish: {engine.explain(inv)}.")
 
