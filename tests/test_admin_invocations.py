@@ -154,16 +154,17 @@ def test_bulk_action_confirms_then_acts_on_each(notebooks):
     assert confirm.status_code == 200 and [r["id"] for r in confirm.context["rows"]] == ids
     assert all(notebooks.invocation(i)["status"] == "suspended" for i in ids)
 
+    # The results page reports each invocation.
     response = notebooks.client.post(LIST + "actions/", {**data, "confirmed": "yes"})
-    assert response.status_code == 302 and response.url == back
-    assert messages_of(notebooks.client.get(back)) == [f"Cancelled {ids[0]}, {ids[1]}."]
+    assert response.status_code == 200 and response.context["back"] == back
+    assert [(r["invocation_id"], r["ok"]) for r in response.context["results"]] == [(i, True) for i in ids]
     for invocation_id in ids:
         assert notebooks.wait_for_status(invocation_id, "completed")["completion_result"] == "failure"
 
     # A second cancel is refused by Restate for each, and says so.
-    again = notebooks.client.post(LIST + "actions/", {**data, "confirmed": "yes"}, follow=True)
-    [message] = messages_of(again)
-    assert message.startswith("Restate refused to cancel") and all(i in message for i in ids)
+    again = notebooks.client.post(LIST + "actions/", {**data, "confirmed": "yes"})
+    assert [(r["invocation_id"], r["ok"]) for r in again.context["results"]] == [(i, False) for i in ids]
+    assert all("not in a state that allows this" in r["message"] for r in again.context["results"])
 
 
 def test_bulk_action_without_selection_or_action_does_nothing(notebooks):

@@ -170,6 +170,15 @@ class AdminAPI:
             raise ValueError(f"Unknown invocation action {action!r}; one of {', '.join(INVOCATION_ACTIONS)}.")
         self.request("PATCH", f"/invocations/{seg(invocation_id)}/{action}")
 
+    def restart_as_new(self, invocation_id: str, from_entry: int | None = None) -> str:
+        """Start a completed invocation again with the same input, as a new invocation; its id.
+
+        ``from_entry`` keeps the journal prefix up to that entry (its effects are not run again).
+        """
+        params = {"from": str(from_entry)} if from_entry is not None else None
+        answer = self.request("PATCH", f"/invocations/{seg(invocation_id)}/restart-as-new", params=params)
+        return str(answer["new_invocation_id"])
+
 
 def seg(value: str) -> str:
     """One URL path segment, whatever the user typed (``.`` and ``..`` included)."""

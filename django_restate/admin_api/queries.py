@@ -47,7 +47,8 @@ _COMPLETED_AS = {"succeeded": "success", "failed": "failure"}
 
 INVOCATION_LIST_COLUMNS = (
     "id, target, target_service_name, target_service_key, target_handler_name, target_service_ty, "
-    "status, completion_result, created_at, modified_at, retry_count, invoked_by, invoked_by_target"
+    "status, completion_result, created_at, modified_at, completed_at, next_retry_at, retry_count, last_failure, "
+    "invoked_by, invoked_by_target"
 )
 
 
@@ -74,7 +75,10 @@ class InvocationRow(TypedDict, total=False):
     completion_result: str | None
     created_at: str
     modified_at: str
+    completed_at: str | None
+    next_retry_at: str | None
     retry_count: int
+    last_failure: str | None
     invoked_by: str
     invoked_by_target: str | None
 
@@ -253,7 +257,8 @@ class InvocationFilter:
         return out
 
 
-def invocations(api: AdminAPI, filters: InvocationFilter, page: int = 1) -> Page[InvocationRow]:
+def _invocations_from(api: AdminAPI, filters: InvocationFilter) -> str:
+    """``FROM ... WHERE ...`` of the invocations matching ``filters``."""
     source, conditions = "sys_invocation", filters.conditions()
     if filters.key is not None:
         # One object's or workflow's invocations live in its partition: read only that one.
@@ -262,9 +267,28 @@ def invocations(api: AdminAPI, filters: InvocationFilter, page: int = 1) -> Page
         if narrowed and own is not None:
             source = f"({narrowed}) AS sys_invocation"
             conditions.insert(0, partitions.equals(own))
-    sql = f"SELECT {INVOCATION_LIST_COLUMNS} FROM {source}{where(conditions)} ORDER BY created_at DESC"
+    return f"FROM {source}{where(conditions)}"
+
+
+def invocations(api: AdminAPI, filters: InvocationFilter, page: int = 1) -> Page[InvocationRow]:
+    sql = f"SELECT {INVOCATION_LIST_COLUMNS} {_invocations_from(api, filters)} ORDER BY created_at DESC"
     found = fetch_page(api, sql, page)
     return Page(rows=[_invocation_row(row) for row in found.rows], number=found.number, has_next=found.has_next)
+
+
+#: The most invocations one bulk action acts on; the confirmation says when more match.
+MAX_BULK = 10_000
+
+
+def matching_ids(api: AdminAPI, filters: InvocationFilter, limit: int = MAX_BULK) -> list[str]:
+    """The ids of every invocation matching ``filters`` (not only one page), newest first."""
+    rows = api.query(f"SELECT id {_invocations_from(api, filters)} ORDER BY created_at DESC LIMIT {quote(limit)}")
+    return [str(row["id"]) for row in rows]
+
+
+def count_matching(api: AdminAPI, filters: InvocationFilter) -> int:
+    rows = api.query(f"SELECT COUNT(*) AS n {_invocations_from(api, filters)}")
+    return int(rows[0]["n"]) if rows else 0
 
 
 def _invocation_row(row: dict[str, Any]) -> InvocationRow:

@@ -10,6 +10,7 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.contrib.admin.widgets import AdminSplitDateTime
 
 from ..admin_api.queries import INVOCATION_STATUSES, InvocationFilter
 from ..state import ENCODINGS, encode_value
@@ -35,13 +36,33 @@ class StateSearchForm(forms.Form):
         self.fields["service"].choices = service_choices(services)  # type: ignore[attr-defined]
 
 
+class AdminDateTimeFilter(AdminSplitDateTime):
+    """The admin's date and time pickers for one ``DateTimeField`` that also takes a single
+    ``name=2025-01-31 14:00`` parameter, so links and bookmarks with one value keep working."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        if f"{name}_0" in data:
+            date, time = data.get(f"{name}_0", ""), data.get(f"{name}_1", "")
+            return f"{date} {time or '00:00'}".strip() if date else ""
+        return data.get(name)
+
+    def decompress(self, value: Any) -> Any:
+        if isinstance(value, str):  # what was typed, shown again as typed
+            date, _, time = value.strip().partition(" ")
+            return [date, time]
+        return super().decompress(value)
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data and f"{name}_0" not in data
+
+
 class InvocationFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *((s, s) for s in INVOCATION_STATUSES)])
     service = forms.ChoiceField(required=False)
     handler = forms.CharField(required=False, max_length=MAX_NAME)
     key = forms.CharField(required=False, max_length=MAX_KEY, strip=False)
-    created_after = forms.DateTimeField(required=False, help_text="e.g. 2025-01-31 14:00")
-    created_before = forms.DateTimeField(required=False)
+    created_after = forms.DateTimeField(required=False, widget=AdminDateTimeFilter)
+    created_before = forms.DateTimeField(required=False, widget=AdminDateTimeFilter)
 
     def __init__(self, data: Any, services: list[str]) -> None:
         super().__init__(data)

@@ -1,16 +1,20 @@
 """Invocation pages: the filtered list, one invocation with its journal, and the actions
-cancel / kill / pause / resume / purge, for one invocation or many, always confirmed first."""
+cancel / kill / pause / resume (retry now) / purge / restart as new, for one invocation, the
+selected ones, or every invocation matching the list's filter; always confirmed first."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, DELETION
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from ..admin_api import INVOCATION_ACTIONS, AdminAPIError, partitions, queries
 from ..models import Invocation
@@ -20,7 +24,31 @@ from .instances import instance_url
 from .journal import timeline
 
 MANAGE_PERMISSION = "django_restate.manage_invocation"
-DONE = {"cancel": "Cancelled", "kill": "Killed", "pause": "Paused", "resume": "Resumed", "purge": "Purged"}
+#: Restate's invocation actions, and restart as new.
+ACTIONS = (*INVOCATION_ACTIONS, "restart")
+#: Actions that end or forget work: their buttons use the admin's danger style.
+DESTRUCTIVE = frozenset({"cancel", "kill", "purge"})
+DONE = {
+    "cancel": "Cancelled",
+    "kill": "Killed",
+    "pause": "Paused",
+    "resume": "Resumed",
+    "purge": "Purged",
+    "restart": "Restarted",
+}
+LABELS = {"restart": "Restart as new"}
+#: Which actions Restate allows in which status (it answers 409 to the others).
+ALLOWED = {
+    "pending": ("cancel", "kill"),
+    "scheduled": ("cancel", "kill"),
+    "ready": ("cancel", "kill"),
+    "inboxed": ("cancel", "kill"),
+    "running": ("pause", "cancel", "kill"),
+    "backing-off": ("resume", "pause", "cancel", "kill"),
+    "suspended": ("resume", "pause", "cancel", "kill"),
+    "paused": ("resume", "cancel", "kill"),
+    "completed": ("restart", "purge"),
+}
 EXPLAIN = {
     "cancel": "Cancelling asks the handler to stop: it gets a cancellation error at its next await "
     "and can still run its compensations. The invocation completes with a failure.",
@@ -29,7 +57,30 @@ EXPLAIN = {
     "pause": "Pausing stops a running invocation until someone resumes it.",
     "resume": "Resuming continues a paused or suspended invocation, or retries a backing-off one now.",
     "purge": "Purging forgets a completed invocation: its journal, result and idempotency entry are deleted.",
+    "restart": "Restarting as new starts a new invocation of the same handler with the same input. From a "
+    "journal entry, the new one keeps the journal up to that entry (its steps are not run again) and "
+    "runs the rest anew.",
 }
+
+
+def allowed_actions(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The actions Restate allows for this invocation now, as buttons (name, label, danger)."""
+    status = str(row.get("status") or "")
+    names = list(ALLOWED.get(status, ()))
+    if row.get("target_service_ty") == "workflow" and "restart" in names:
+        names.remove("restart")  # a workflow id runs once: Restate refuses to restart one
+    return [
+        {
+            "name": name,
+            "label": "Retry now"
+            if name == "resume" and status == "backing-off"
+            else LABELS.get(name, name.capitalize()),
+            "danger": name in DESTRUCTIVE,
+        }
+        for name in names
+    ]
+
+
 REFUSALS = {
     404: "Restate does not know this invocation (already purged?)",
     400: "Restate cannot read this invocation id",
@@ -57,9 +108,10 @@ def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
         "form": form,
         "rows": rows,
         "page": page,
-        "actions": INVOCATION_ACTIONS,
+        "actions": [{"name": a, "label": LABELS.get(a, a.capitalize())} for a in ACTIONS],
         "can_manage": request.user.has_perm(MANAGE_PERMISSION),
         "here": request.get_full_path(),
+        "filter_query": filter_query(request.GET),
         "restate_error": restate.error,
     }
     if page is not None:
@@ -78,10 +130,43 @@ def decorate(row: Mapping[str, Any], pk: int | None = None, *, current_app: str 
         row, "created_at", "modified_at", "running_at", "completed_at", "scheduled_at", "next_retry_at", "inboxed_at"
     )
     out["url"] = detail_url(str(row["id"]), current_app)
+    out["duration"] = duration(out.get("created_at"), out.get("completed_at"))
+    out["status_class"] = f"restate-status-{status_class(row)}"
+    out["allowed_actions"] = allowed_actions(row)
     key = row.get("target_service_key")
     if key is not None and row.get("target_service_ty") in ("virtual_object", "workflow"):
         out["instance_url"] = instance_url(str(row["target_service_name"]), str(key), pk, current_app=current_app)
     return out
+
+
+def duration(start: datetime.datetime | None, end: datetime.datetime | None) -> str:
+    """How long it ran (``1.2 s``, ``3 min 4 s``); from ``start`` until now while it has not completed."""
+    if start is None:
+        return ""
+    seconds = max(((end or timezone.now()) - start).total_seconds(), 0.0)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours < 48 else f"{hours // 24} days"
+
+
+def status_class(row: Mapping[str, Any]) -> str:
+    """``succeeded`` / ``failed`` for a completed invocation, else its status: the badge's colour."""
+    if row.get("status") == "completed":
+        return "failed" if row.get("completion_result") == "failure" else "succeeded"
+    return str(row.get("status") or "unknown")
+
+
+def filter_query(params: QueryDict) -> str:
+    """The list's filters as a query string, without the page number."""
+    query = params.copy()
+    query.pop("p", None)
+    return query.urlencode()
 
 
 def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_id: str) -> TemplateResponse:
@@ -106,7 +191,6 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
             "invocation": decorate(row, pk, current_app=request.current_app) if row else None,
             "journal": entries,
             "journal_truncated": len(entries) >= queries.JOURNAL_LIMIT,
-            "actions": INVOCATION_ACTIONS,
             "can_manage": request.user.has_perm(MANAGE_PERMISSION),
             "can_view_state": request.user.has_perm("django_restate.view_state"),
             "restate_error": error,
@@ -118,44 +202,102 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
 def invocation_action(request: HttpRequest, model_admin: ModelAdmin, invocation_id: str, action: str) -> HttpResponse:
     """Confirm (GET) and then do (POST) one action on one invocation."""
     require(request.user.has_perm(MANAGE_PERMISSION))
-    if action not in INVOCATION_ACTIONS:
-        messages.error(
-            request, f"There is no invocation action {action!r}; use one of {', '.join(INVOCATION_ACTIONS)}."
-        )
-        return HttpResponseRedirect(detail_url(invocation_id, request.current_app))
+    back = detail_url(invocation_id, request.current_app)
+    if action not in ACTIONS:
+        messages.error(request, f"There is no invocation action {action!r}; use one of {', '.join(ACTIONS)}.")
+        return HttpResponseRedirect(back)
     if request.method != "POST":
-        return confirm(
-            request,
-            model_admin,
-            action,
-            [invocation_id],
-            back=detail_url(invocation_id, request.current_app),
-            single=True,
-        )
-    done = perform(request, action, [invocation_id])
+        return confirm(request, model_admin, action, [invocation_id], back=back, single=True)
+    from_entry = journal_entry(request.POST.get("from"))
+    results = perform(request, action, [invocation_id], from_entry=from_entry)
+    report(request, action, results)
+    done = results[0] if results and results[0].ok else None
+    if done and done.new_invocation_id:
+        return HttpResponseRedirect(detail_url(done.new_invocation_id, request.current_app))
     if action == "purge" and done:
         return HttpResponseRedirect(list_url(request))
-    return HttpResponseRedirect(detail_url(invocation_id, request.current_app))
+    return HttpResponseRedirect(back)
+
+
+def journal_entry(value: str | None) -> int | None:
+    """The journal entry a restart keeps up to (``from``), or None to restart from the start."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 <= number < 2**32 else None
 
 
 def bulk_action(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
-    """The list's action form: confirm, then do the action on every selected invocation."""
+    """The list's action form: confirm, then do the action on every selected invocation, or on
+    every invocation matching the list's filters (``across``), and show what came of each."""
     require(request.user.has_perm(MANAGE_PERMISSION))
     back = safe_next(request, list_url(request))
     if request.method != "POST":
         return HttpResponseRedirect(back)
     action = request.POST.get("action", "")
-    ids = list(dict.fromkeys(request.POST.getlist("_selected_action")))
-    if action not in INVOCATION_ACTIONS:
+    if action not in ACTIONS:
         messages.error(request, "Choose an action to perform on the selected invocations.")
         return HttpResponseRedirect(back)
+    if request.POST.get("across") == "1":
+        return act_on_matching(request, model_admin, action, back)
+    ids = list(dict.fromkeys(request.POST.getlist("_selected_action")))
     if not ids:
         messages.warning(request, "Select at least one invocation; nothing was done.")
         return HttpResponseRedirect(back)
     if request.POST.get("confirmed") != "yes":
         return confirm(request, model_admin, action, ids, back=back)
-    perform(request, action, ids)
-    return HttpResponseRedirect(back)
+    return results_page(request, model_admin, action, perform(request, action, ids), back)
+
+
+def act_on_matching(request: HttpRequest, model_admin: ModelAdmin, action: str, back: str) -> HttpResponse:
+    """The action on every invocation the list's filters match, not only the page shown."""
+    services: list[str] = []
+    ids: list[str] = []
+    total = 0
+    sample: list[dict[str, Any]] = []
+    params = QueryDict(request.POST.get("filter", ""))
+    with live() as restate:
+        services = [s["name"] for s in restate.api.services()]
+        form = InvocationFilterForm(params, services)
+        if form.is_valid():
+            filters = form.filters()
+            if request.POST.get("confirmed") == "yes":
+                ids = queries.matching_ids(restate.api, filters)
+            else:
+                total = queries.count_matching(restate.api, filters)
+                first = queries.invocations(restate.api, filters, 1)
+                sample = [decorate(row, current_app=request.current_app) for row in first.rows[:20]]
+    if restate.error or not form.is_valid():
+        messages.error(request, restate.error or f"The filters are not valid: {form.errors.as_text()}")
+        return HttpResponseRedirect(back)
+    if request.POST.get("confirmed") == "yes":
+        return results_page(request, model_admin, action, perform(request, action, ids), back)
+    if not total:
+        messages.warning(request, "No invocations match these filters; nothing was done.")
+        return HttpResponseRedirect(back)
+    described = ", ".join(f"{name} {value!r}" for name, value in params.items() if value and name != "p")
+    return render(
+        request,
+        model_admin,
+        "invocation_confirm.html",
+        f"{LABELS.get(action, action.capitalize())} all {total} matching invocation{'s' if total != 1 else ''}?",
+        {
+            "action": action,
+            "label": LABELS.get(action, action),
+            "danger": action in DESTRUCTIVE,
+            "explanation": EXPLAIN[action],
+            "rows": sample,
+            "more": max(total - len(sample), 0),
+            "total": total,
+            "capped": total > queries.MAX_BULK,
+            "max_bulk": queries.MAX_BULK,
+            "across": True,
+            "filter": params.urlencode(),
+            "described": described or "no filter: every invocation",
+            "back": back,
+        },
+    )
 
 
 def confirm(
@@ -163,11 +305,14 @@ def confirm(
 ) -> TemplateResponse:
     rows: list[dict[str, Any]] = []
     found: dict[str, queries.InvocationRow | None] = {}
+    journal: list[Any] = []
     with live() as restate:
         # One lookup per id: Restate finds an invocation by id directly, and fails a whole
         # IN (...) query when one of the ids is not valid.
         for invocation_id in ids:
             found[invocation_id] = queries.invocation(restate.api, invocation_id)
+        if single and action == "restart" and found.get(ids[0]):
+            journal = timeline(queries.journal(restate.api, ids[0]))
     error = restate.error
     for invocation_id in ids:
         row = found.get(invocation_id)
@@ -175,48 +320,96 @@ def confirm(
             rows.append(decorate(row, current_app=request.current_app))
         else:
             rows.append({"id": invocation_id, "url": detail_url(invocation_id, request.current_app), "missing": True})
+    label = LABELS.get(action, action.capitalize())
     return render(
         request,
         model_admin,
         "invocation_confirm.html",
-        f"{action.capitalize()} {len(ids)} invocation{'s' if len(ids) != 1 else ''}?",
+        f"{label} {len(ids)} invocation{'s' if len(ids) != 1 else ''}?",
         {
             "action": action,
+            "label": label.lower(),
+            "danger": action in DESTRUCTIVE,
             "explanation": EXPLAIN[action],
             "rows": rows,
             "ids": ids,
+            "total": len(ids),
             "single": single,
+            "journal": [entry for entry in journal if entry.is_command],
             "back": back,
             "restate_error": error,
         },
     )
 
 
-def perform(request: HttpRequest, action: str, ids: list[str]) -> list[str]:
-    """Do ``action`` on each invocation; report what Restate did and what it refused."""
-    done: list[str] = []
-    refused: list[str] = []
+@dataclass
+class Result:
+    """What Restate did with one invocation."""
+
+    invocation_id: str
+    ok: bool
+    message: str
+    new_invocation_id: str | None = None
+
+
+def perform(request: HttpRequest, action: str, ids: list[str], from_entry: int | None = None) -> list[Result]:
+    """Do ``action`` on each invocation; what Restate did or refused, per invocation."""
+    results: list[Result] = []
     with live() as restate:
         for invocation_id in ids:
+            new_id = None
             try:
-                restate.api.invocation_action(invocation_id, action)
+                if action == "restart":
+                    new_id = restate.api.restart_as_new(invocation_id, from_entry)
+                else:
+                    restate.api.invocation_action(invocation_id, action)
             except AdminAPIError as exc:
                 reason = REFUSALS.get(exc.status, f"status {exc.status}")
-                refused.append(f"{invocation_id}: {reason} ({exc.status}: {exc.message})")
+                results.append(Result(invocation_id, False, f"{reason} ({exc.status}: {exc.message})"))
                 continue
-            done.append(invocation_id)
+            where = f" from journal entry {from_entry}" if from_entry is not None else ""
+            message = f"{DONE[action]} invocation {invocation_id}{where}" + (f" as {new_id}" if new_id else "") + "."
+            results.append(Result(invocation_id, True, message, new_id))
             log(
                 request,
                 Invocation,
                 invocation_id,
                 invocation_id,
                 DELETION if action == "purge" else CHANGE,
-                f"{DONE[action]} invocation {invocation_id}.",
+                message,
             )
     if restate.error:
         messages.error(request, restate.error)
+    return results
+
+
+def report(request: HttpRequest, action: str, results: list[Result]) -> None:
+    """The results of an action as admin messages (for one invocation, or a few)."""
+    done = [r for r in results if r.ok]
+    refused = [r for r in results if not r.ok]
     if done:
-        messages.success(request, f"{DONE[action]} {', '.join(done)}.")
+        messages.success(request, " ".join(r.message for r in done))
     if refused:
-        messages.error(request, f"Restate refused to {action}: " + "; ".join(refused))
-    return done
+        messages.error(
+            request, f"Restate refused to {action}: " + "; ".join(f"{r.invocation_id}: {r.message}" for r in refused)
+        )
+
+
+def results_page(
+    request: HttpRequest, model_admin: ModelAdmin, action: str, results: list[Result], back: str
+) -> TemplateResponse:
+    """What came of a bulk action, invocation by invocation."""
+    done = sum(r.ok for r in results)
+    return render(
+        request,
+        model_admin,
+        "invocation_results.html",
+        f"{DONE[action]} {done} of {len(results)} invocation{'s' if len(results) != 1 else ''}",
+        {
+            "action": action,
+            "results": [{**vars(r), "url": detail_url(r.invocation_id, request.current_app)} for r in results],
+            "done": done,
+            "refused": len(results) - done,
+            "back": back,
+        },
+    )
