@@ -263,7 +263,8 @@ class RestateClient(HandlerCalls):
 
     @property
     def http(self) -> HttpTransport:
-        """This client's HTTP transport (``TypeError`` when it has another)."""
+        """This client's HTTP transport (``TypeError`` when it has another), for raw requests to the
+        ingress: ``client.http.request("POST", path, target, content=...)`` (awakeables, the outbox)."""
         if not isinstance(self._transport, HttpTransport):
             raise TypeError(f"This client sends through {self._transport!r}, not HTTP.")
         return self._transport
@@ -271,32 +272,6 @@ class RestateClient(HandlerCalls):
     @property
     def url(self) -> str:
         return self.http.url
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        target: str,
-        *,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> httpx.Response:
-        """One raw request to the ingress (awakeables, the outbox's sends), errors mapped as for calls."""
-        return self.http.request(method, path, target, content=content, headers=headers, timeout=timeout)
-
-    async def arequest(
-        self,
-        method: str,
-        path: str,
-        target: str,
-        *,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> httpx.Response:
-        """The async twin of :meth:`request`."""
-        return await self.http.arequest(method, path, target, content=content, headers=headers, timeout=timeout)
 
     def close(self) -> None:
         if isinstance(self._transport, HttpTransport):

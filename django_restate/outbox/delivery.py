@@ -1,6 +1,6 @@
 """Sending one outbox row to Restate, and writing down what happened.
 
-The request itself is the client's (:meth:`RestateClient.request` / ``arequest``:
+The request itself is the client's (``client.http.request`` / ``arequest``:
 settings, headers, error mapping), so the outbox and ``send()`` speak to the ingress
 the same way. What the outbox adds is the verdict on a failure:
 
@@ -101,7 +101,7 @@ def deliver(request: SendRequest, recorded_at: datetime) -> Outcome:
 
     path, target, content, headers = _http_args(request, recorded_at)
     try:
-        response = client.request("POST", path, target, content=content, headers=headers)
+        response = client.http.request("POST", path, target, content=content, headers=headers)
     except Exception as exc:  # noqa: BLE001  (a verdict for every failure, never lost in a callback)
         return judge(exc)
     return _accepted(response)
@@ -113,7 +113,7 @@ async def adeliver(request: SendRequest, recorded_at: datetime) -> Outcome:
 
     path, target, content, headers = _http_args(request, recorded_at)
     try:
-        response = await client.arequest("POST", path, target, content=content, headers=headers)
+        response = await client.http.arequest("POST", path, target, content=content, headers=headers)
     except Exception as exc:  # noqa: BLE001
         return judge(exc)
     return _accepted(response)

@@ -48,7 +48,7 @@ class RealRestate(RestateTestBackend):
 
     def _awakeable(self, awakeable_id: str, action: str, body: bytes, content_type: str) -> None:
         path = f"/restate/awakeables/{quote(awakeable_id, safe='')}/{action}"
-        self.client.request("POST", path, awakeable_id, content=body, headers={"content-type": content_type})
+        self.client.http.request("POST", path, awakeable_id, content=body, headers={"content-type": content_type})
 
     def state(self, cls: type[RestateService], key: str) -> dict[str, Any]:
         raw = queries.state(self.admin, registry.get(cls).name, key)
