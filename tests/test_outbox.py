@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -31,6 +32,7 @@ from django_restate.admin_api.sql import quote
 from django_restate.client import client
 from django_restate.exceptions import InvalidPayload, SendOnCommitFailed
 from django_restate.models import OutboxMessage
+from django_restate.outbox import flush
 from django_restate.outbox.record import COMMIT_GRACE
 from django_restate.outbox.relay import Relay, claim, delete_delivered, due
 from django_restate.testing.server import free_port
@@ -48,6 +50,14 @@ class NeverDeployed(Service):
     """Known to this code, unknown to Restate: what a send looks like right after a bad deploy."""
 
     async def run(self, ctx: restate.Context, letter: Letter) -> None: ...
+
+
+@contextmanager
+def committing() -> Iterator[None]:
+    """``transaction.atomic()``, then wait until the fast path's outcomes are written down (a thread does it)."""
+    with transaction.atomic():
+        yield
+    assert flush()
 
 
 def unique(prefix: str) -> str:
@@ -95,7 +105,7 @@ def wait_for_deliveries(tag: str, timeout: float = 20.0) -> None:
 
 def test_commit_writes_a_row_and_sends_it_at_once(restate_live):
     key, tag = unique("request"), unique("tag")
-    with transaction.atomic():
+    with committing():
         ticket = Ticket.objects.create(subject="s")
         pending = deliver().send_on_commit(Letter(tag=tag, ticket_id=ticket.pk), idempotency_key=key)
         row = OutboxMessage.objects.get(pk=pending.message_id)  # in the same transaction
@@ -133,11 +143,11 @@ def test_bad_input_is_refused_before_anything_commits(restate_live):
 
 def test_rolled_back_transaction_and_savepoint_send_nothing_and_leave_no_row(restate_live):
     key, kept, dropped, gone = unique("request"), unique("kept"), unique("dropped"), unique("gone")
-    with transaction.atomic():
+    with committing():
         Ticket.objects.create(subject="rolled back")
         deliver().send_on_commit(Letter(tag=gone, ticket_id=0), idempotency_key=unique("gone"))
         transaction.set_rollback(True)
-    with transaction.atomic():
+    with committing():
         first = deliver().send_on_commit(Letter(tag=kept, ticket_id=0), idempotency_key=key)
         try:
             with transaction.atomic():
@@ -170,6 +180,7 @@ def test_restate_down_at_commit_is_no_failure_and_a_relay_delivers_once(restate_
     body = json.dumps({"subject": "printer on fire", "tags": tags})
     with ingress_down(restate_live), caplog.at_level(logging.WARNING, "django_restate.outbox"):
         response = Client().post("/tickets/", body, content_type="application/json")
+        flush()
         assert response.status_code == 200, response.content
         assert response.json()["sent"] == []
         # While Restate stays down, a relay round sends one probe, not every row.
@@ -198,7 +209,7 @@ def test_a_second_delivery_of_a_row_is_harmless(restate_live):
     """A relay whose lease ran out sends a row again: the idempotency key makes Restate answer with the
     first invocation."""
     tag = unique("tag")
-    with transaction.atomic():
+    with committing():
         pending = deliver().send_on_commit(Letter(tag=tag, ticket_id=0))
     first = pending.handle
     again = pending.send()
@@ -210,7 +221,7 @@ def test_a_second_delivery_of_a_row_is_harmless(restate_live):
 
 def test_a_delay_counts_from_the_commit_not_from_the_late_delivery(restate_live, relay, restate_down):
     tag = unique("tag")
-    with transaction.atomic():
+    with committing():
         pending = deliver().send_on_commit(Letter(tag=tag, ticket_id=0), delay=timedelta(hours=1))
     # The relay delivers it 59 minutes late: Restate is asked to wait for the one minute left.
     OutboxMessage.objects.filter(pk=pending.message_id).update(created_at=timezone.now() - timedelta(minutes=59))
@@ -228,7 +239,7 @@ def test_a_delay_counts_from_the_commit_not_from_the_late_delivery(restate_live,
 
 @admin_urls
 def test_a_4xx_marks_the_row_failed_with_restates_message_and_it_is_not_retried(restate_live, relay, admin_client):
-    with transaction.atomic():
+    with committing():
         pending = client.service(NeverDeployed).run.send_on_commit(Letter(tag="x", ticket_id=0))
     row = OutboxMessage.objects.get(pk=pending.message_id)
     assert row.status == Status.FAILED
@@ -249,7 +260,7 @@ def test_a_4xx_marks_the_row_failed_with_restates_message_and_it_is_not_retried(
 def test_overdue_boundary(restate_live, relay):
     """At exactly OUTBOX_OVERDUE_AFTER a pending row is overdue (no relay sends it); a second younger, it is sent."""
     after = timedelta(hours=23)
-    with ingress_down(restate_live), transaction.atomic():
+    with ingress_down(restate_live), committing():
         held = deliver().send_on_commit(Letter(tag=unique("held"), ticket_id=0))
         sent = deliver().send_on_commit(Letter(tag=unique("sent"), ticket_id=0))
     now = timezone.now() + COMMIT_GRACE  # past the commit's claim on the second row
@@ -269,7 +280,7 @@ def test_overdue_boundary(restate_live, relay):
 @admin_urls
 def test_overdue_rows_are_shown_and_sent_by_a_person(restate_live, admin_client, django_user_model):
     tag = unique("tag")
-    with ingress_down(restate_live), transaction.atomic():
+    with ingress_down(restate_live), committing():
         pending = deliver().send_on_commit(Letter(tag=tag, ticket_id=0))
     OutboxMessage.objects.filter(pk=pending.message_id).update(created_at=timezone.now() - timedelta(days=2))
     page = admin_client.get(OUTBOX + "?state=overdue").content.decode()
@@ -302,7 +313,7 @@ def staff(django_user_model, *codenames):
 
 @admin_urls
 def test_send_now_and_discard_need_their_permissions(restate_live, django_user_model, restate_down):
-    with transaction.atomic():
+    with committing():
         pending = deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
     form = {"_selected_action": [pending.message_id]}
 
@@ -333,7 +344,7 @@ def test_send_now_and_discard_need_their_permissions(restate_live, django_user_m
 
 
 def test_two_relays_never_claim_the_same_row(restate_live, restate_down):
-    with transaction.atomic():
+    with committing():
         for _ in range(10):
             deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
     now = timezone.now() + COMMIT_GRACE  # past the commit's claim
@@ -348,7 +359,7 @@ def test_two_relays_never_claim_the_same_row(restate_live, restate_down):
 
 
 def test_delivered_rows_are_deleted_after_the_retention(restate_live):
-    with transaction.atomic():
+    with committing():
         old = deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
         recent = deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
     OutboxMessage.objects.filter(pk=old.message_id).update(delivered_at=timezone.now() - timedelta(days=1, seconds=1))
@@ -362,7 +373,7 @@ def test_delivered_rows_are_deleted_after_the_retention(restate_live):
 def test_restate_relay_once_delivers_what_is_due(restate_live, capsys):
     tag = unique("tag")
     with ingress_down(restate_live):
-        with transaction.atomic():
+        with committing():
             deliver().send_on_commit(Letter(tag=tag, ticket_id=0))
         with pytest.raises(Exception, match="unreachable"):
             call_command("restate_relay", "--once")
@@ -375,7 +386,7 @@ def test_the_asgi_lifespan_runs_a_relay(restate_live, restate_down):
     from django_restate.asgi import lifespan
 
     tag = unique("tag")
-    with transaction.atomic():
+    with committing():
         deliver().send_on_commit(Letter(tag=tag, ticket_id=0))
 
     async def serve() -> list[str]:

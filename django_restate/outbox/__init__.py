@@ -8,12 +8,14 @@ by a relay (:class:`~.relay.Relay`: in the ASGI lifespan, or ``manage.py restate
 
 - ``models``: the table (``django_restate.OutboxMessage``, in the app's own migrations).
 - ``record``: writing a row and the fast path after the commit.
-- ``delivery``: sending one row through the client, and the verdict on a failure.
+- ``delivery``: sending one row through the client, the verdict on a failure, writing outcomes.
+- ``marks``: the thread that writes down the fast path's outcomes (``flush()`` waits for it).
 - ``relay``: claiming and delivering due rows, backing off, cleaning up.
 - ``admin``: the admin's "Outbox" page.
 """
 
 from .delivery import Outcome, Send, SendRequest
+from .marks import flush
 from .record import Pending, derive_key, record
 
-__all__ = ["Outcome", "Pending", "Send", "SendRequest", "derive_key", "record"]
+__all__ = ["Outcome", "Pending", "Send", "SendRequest", "derive_key", "flush", "record"]

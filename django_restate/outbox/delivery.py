@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import httpx
 from django.db import connections, transaction
@@ -154,36 +154,45 @@ def judge(exc: BaseException) -> Outcome:
     return Outcome("retry", error=f"{type(exc).__name__}: {exc}")
 
 
-def settle(using: str, results: Iterable[tuple[OutboxMessage, Outcome]], now: datetime | None = None) -> None:
-    """Write down the outcomes of claimed rows (their ``attempts`` as read when they were claimed).
+def settle(using: str, results: Iterable[tuple[int, Outcome, int]], now: datetime | None = None) -> None:
+    """Write down outcomes: ``(row id, outcome, attempts before it)`` each, in one transaction.
 
-    A failure never overwrites a row someone else has marked delivered meanwhile (a commit's
-    fast path, another relay after a lease ran out): delivered is final.
+    Delivered rows (the common case) take two statements however many they are. A failure never
+    overwrites a row someone else has marked delivered meanwhile (a commit's fast path, another
+    relay after a lease ran out): delivered is final.
     """
     now = now or timezone.now()
     delivered: list[OutboxMessage] = []
-    other: list[OutboxMessage] = []
-    for row, outcome in results:
-        _apply(row, outcome, row.attempts + 1, now)
-        (delivered if outcome.verdict == "delivered" else other).append(row)
+    others: list[tuple[int, Outcome, int]] = []
+    for pk, outcome, attempts in results:
+        if outcome.verdict == "delivered":
+            delivered.append(OutboxMessage(pk=pk, invocation_id=outcome.invocation_id))
+        else:
+            others.append((pk, outcome, attempts))
     table = OutboxMessage.objects.using(using)
     with unsynced(using):
         if delivered:
-            table.bulk_update(delivered, SETTLED_FIELDS)
-        if other:
-            table.exclude(status=OutboxMessage.Status.DELIVERED).bulk_update(other, SETTLED_FIELDS)
-
-
-def settle_one(using: str, pk: int, outcome: Outcome, now: datetime | None = None) -> None:
-    """Write down the outcome of the send made at commit (the row was not read back: one UPDATE)."""
-    row = OutboxMessage()
-    _apply(row, outcome, 1, now or timezone.now())
-    fields: dict[str, Any] = {name: getattr(row, name) for name in SETTLED_FIELDS if name != "attempts"}
-    rows = OutboxMessage.objects.using(using).filter(pk=pk)
-    if outcome.verdict != "delivered":
-        rows = rows.exclude(status=OutboxMessage.Status.DELIVERED)
-    with unsynced(using):
-        rows.update(attempts=F("attempts") + 1, **fields)
+            table.filter(pk__in=[row.pk for row in delivered]).update(
+                status=OutboxMessage.Status.DELIVERED,
+                delivered_at=now,
+                next_attempt_at=now,
+                claimed_until=None,
+                last_error="",
+                attempts=F("attempts") + 1,
+            )
+            table.bulk_update(delivered, ["invocation_id"])
+        pending = table.exclude(status=OutboxMessage.Status.DELIVERED)
+        for pk, outcome, attempts in others:
+            failed = outcome.verdict == "failed"
+            # "down" stays due: the relay waits as a whole and then catches up at once.
+            wait = timedelta(0) if outcome.verdict != "retry" else row_backoff(attempts + 1)
+            pending.filter(pk=pk).update(
+                status=OutboxMessage.Status.FAILED if failed else OutboxMessage.Status.PENDING,
+                next_attempt_at=now + wait,
+                claimed_until=None,
+                last_error=outcome.error[:2000],
+                attempts=F("attempts") + 1,
+            )
 
 
 @contextmanager
@@ -192,8 +201,7 @@ def unsynced(using: str) -> Iterator[None]:
 
     Only for writing down outcomes: if the server crashes before the write reaches the disk, the
     row is still pending and is sent again, which its idempotency key makes harmless. Not
-    waiting for the flush saves an fsync per send (milliseconds on most disks): the whole cost
-    of the outbox's fast path otherwise.
+    waiting for the flush saves an fsync per write.
     """
     with transaction.atomic(using=using):
         connection = connections[using]
@@ -201,39 +209,6 @@ def unsynced(using: str) -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
-
-
-SETTLED_FIELDS = [
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "claimed_until",
-    "last_error",
-    "delivered_at",
-    "invocation_id",
-]
-
-
-def _apply(row: OutboxMessage, outcome: Outcome, attempts: int, now: datetime) -> None:
-    row.attempts = attempts
-    row.claimed_until = None
-    if outcome.verdict == "delivered":
-        row.status = OutboxMessage.Status.DELIVERED
-        row.delivered_at = now
-        row.invocation_id = outcome.invocation_id
-        row.last_error = ""
-        row.next_attempt_at = now
-        return
-    row.last_error = outcome.error[:2000]
-    row.delivered_at = None
-    row.invocation_id = ""
-    if outcome.verdict == "failed":
-        row.status = OutboxMessage.Status.FAILED
-        row.next_attempt_at = now
-    else:
-        row.status = OutboxMessage.Status.PENDING
-        # "down" stays due: the relay waits as a whole and then catches up at once.
-        row.next_attempt_at = now if outcome.verdict == "down" else now + row_backoff(attempts)
 
 
 def row_backoff(attempts: int) -> timedelta:

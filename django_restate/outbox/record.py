@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, router, transaction
 from django.utils import timezone
 
-from .delivery import Outcome, SendRequest, deliver, settle_one
+from .delivery import Outcome, SendRequest, deliver, settle
 from .models import OutboxMessage
 
 logger = logging.getLogger("django_restate.outbox")
@@ -92,12 +92,12 @@ class Pending:
             self.outcome = Outcome("down", error=SKIPPED)
             return
         try:
-            self.send()
+            self.send(mark_later=True)
         except Exception:  # the transaction has committed: never fail the caller now, the relay will send
             logger.exception("Sending outbox message %s after the commit failed; a relay will send it", self.message_id)
 
-    def send(self) -> Outcome:
-        """Send now (the commit does this) and write down the outcome."""
+    def send(self, *, mark_later: bool = False) -> Outcome:
+        """Send now and write down the outcome (the commit leaves the writing to a thread: ``mark_later``)."""
         outcome = self.outcome = deliver(self.request, self.created_at)
         if outcome.verdict == "failed":
             logger.error("Restate refused %s (outbox message %s): %s", self.target, self.message_id, outcome.error)
@@ -114,7 +114,12 @@ class Pending:
                 self.message_id,
                 outcome.error,
             )
-        settle_one(self.using, self.message_id, outcome)
+        if mark_later:
+            from .marks import marker
+
+            marker.put(self.using, self.message_id, outcome)
+        else:
+            settle(self.using, [(self.message_id, outcome, 0)])
         return outcome
 
     def __repr__(self) -> str:

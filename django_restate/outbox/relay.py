@@ -146,7 +146,7 @@ def send_now(rows: QuerySet[OutboxMessage], name: str = "admin") -> dict[str, in
     now = timezone.now()
     claimed = claim(rows.exclude(status=OutboxMessage.Status.DELIVERED).filter(free(now)), name, 1000, now)
     results = [(row, deliver(row_request(row), row.created_at)) for row in claimed]
-    settle(rows.db, results)
+    settle(rows.db, [(row.pk, outcome, row.attempts) for row, outcome in results])
     counts = {"delivered": 0, "failed": 0, "retry": 0, "down": 0}
     for _, outcome in results:
         counts[outcome.verdict] += 1
@@ -213,7 +213,7 @@ class Relay:
                     return row, await adeliver(row_request(row), row.created_at)
 
             results += await asyncio.gather(*(one(row) for row in rows[1:]))
-        await self._db(lambda: settle(using, results))
+        await self._db(lambda: settle(using, [(row.pk, outcome, row.attempts) for row, outcome in results]))
         for row, outcome in results:
             if outcome.verdict == "delivered":
                 done.delivered += 1
