@@ -262,10 +262,19 @@ def _handler_path(request: Request) -> str:
 
 
 def _send_path(request: Request) -> str:
-    path = _handler_path(request)
-    if request.delay is None:
-        return path + "/send"
-    return f"{path}/send?delay={milliseconds(timedelta(seconds=request.delay))}ms"
+    return _sending(_handler_path(request), None if request.delay is None else timedelta(seconds=request.delay))
+
+
+def send_path(service: str, key: str | None, handler: str, delay: timedelta | None = None) -> str:
+    """The ingress path of a send, from the names (the outbox's rows hold names, not specs)."""
+    parts = (service, handler) if key is None else (service, key, handler)
+    return _sending("/" + "/".join(quote_segment(part) for part in parts), delay)
+
+
+def _sending(handler_path: str, delay: timedelta | None) -> str:
+    if delay is None:
+        return handler_path + "/send"
+    return f"{handler_path}/send?delay={milliseconds(delay)}ms"
 
 
 def _address_path(address: Address) -> str:
@@ -282,9 +291,19 @@ def _address_path(address: Address) -> str:
 
 
 def _headers(request: Request) -> Mapping[str, str] | None:
-    if request.idempotency_key is None:
-        return request.headers
-    return {**(request.headers or {}), "idempotency-key": request.idempotency_key}
+    return with_idempotency_key(request.headers, request.idempotency_key)
+
+
+def with_idempotency_key(headers: Mapping[str, str] | None, idempotency_key: str | None) -> Mapping[str, str] | None:
+    """A request's headers with its idempotency key (the ingress reads it from ``idempotency-key``)."""
+    if idempotency_key is None:
+        return headers
+    return {**(headers or {}), "idempotency-key": idempotency_key}
+
+
+def accepted(response: httpx.Response) -> Accepted:
+    """The ingress's answer to a send."""
+    return _accepted(response)
 
 
 def _accepted(response: httpx.Response) -> Accepted:

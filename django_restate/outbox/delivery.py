@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-import httpx
 from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -98,49 +97,42 @@ class Send:
 def deliver(request: SendRequest, recorded_at: datetime) -> Outcome:
     """Send now, in this thread. A delay counts from ``recorded_at``: only what is left of it is asked for."""
     from ..client import client
+    from ..client.http import accepted
 
-    path, target, content, headers = _http_args(request, recorded_at)
+    path, target, headers = _http_args(request, recorded_at)
     try:
-        response = client.http.request("POST", path, target, content=content, headers=headers)
+        answer = accepted(client.http.request("POST", path, target, content=request.body, headers=headers))
     except Exception as exc:  # noqa: BLE001  (a verdict for every failure, never lost in a callback)
         return judge(exc)
-    return _accepted(response)
+    return Outcome("delivered", answer.invocation_id, answer.status)
 
 
 async def adeliver(request: SendRequest, recorded_at: datetime) -> Outcome:
     """Send now, from the running event loop (the relay sends many at once)."""
     from ..client import client
+    from ..client.http import accepted
 
-    path, target, content, headers = _http_args(request, recorded_at)
+    path, target, headers = _http_args(request, recorded_at)
     try:
-        response = await client.http.arequest("POST", path, target, content=content, headers=headers)
+        response = await client.http.arequest("POST", path, target, content=request.body, headers=headers)
+        answer = accepted(response)
     except Exception as exc:  # noqa: BLE001
         return judge(exc)
-    return _accepted(response)
+    return Outcome("delivered", answer.invocation_id, answer.status)
 
 
-def _http_args(request: SendRequest, recorded_at: datetime) -> tuple[str, str, bytes | None, dict[str, str]]:
-    from ..client.http import milliseconds as _milliseconds
-    from ..client.http import quote_segment as _quote
+def _http_args(request: SendRequest, recorded_at: datetime) -> tuple[str, str, Mapping[str, str] | None]:
+    """The client's ingress path and headers for this send (its delay counted from ``recorded_at``)."""
+    from ..client.http import send_path, with_idempotency_key
 
-    parts = [request.service, *([request.key] if request.key is not None else []), request.handler]
-    path = "/" + "/".join(_quote(p) for p in parts) + "/send"
-    if request.delay is not None:
-        left = max(request.delay - (timezone.now() - recorded_at), timedelta(0))
-        path += f"?delay={_milliseconds(left)}ms"
-    headers = dict(request.headers)
-    if request.idempotency_key is not None:
-        headers["idempotency-key"] = request.idempotency_key
-    return path, "/".join(parts), request.body, headers
+    delay = None if request.delay is None else max(request.delay - (timezone.now() - recorded_at), timedelta(0))
+    path = send_path(request.service, request.key, request.handler, delay)
+    return path, target_of(request), with_idempotency_key(request.headers, request.idempotency_key)
 
 
-def _accepted(response: httpx.Response) -> Outcome:
-    try:
-        accepted = response.json()
-        return Outcome("delivered", str(accepted["invocationId"]), accepted.get("status"))
-    except (ValueError, KeyError, TypeError):
-        # Accepted (2xx) but not Restate's answer: something in between. The key makes a retry safe.
-        return Outcome("retry", error=f"unexpected answer {response.status_code}: {response.text[:200]!r}")
+def target_of(request: SendRequest) -> str:
+    """``Service/handler`` or ``Object/key/handler``, as the client's errors name it."""
+    return "/".join([request.service, *([request.key] if request.key is not None else []), request.handler])
 
 
 def judge(exc: BaseException) -> Outcome:

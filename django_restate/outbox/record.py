@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, router, transaction
 from django.utils import timezone
 
-from .delivery import Outcome, SendRequest, deliver, settle
+from .delivery import Outcome, SendRequest, deliver, settle, target_of
 from .models import OutboxMessage
 
 logger = logging.getLogger("django_restate.outbox")
@@ -73,8 +73,7 @@ class Pending:
 
     @property
     def target(self) -> str:
-        request = self.request
-        return "/".join([request.service, *([request.key] if request.key is not None else []), request.handler])
+        return target_of(self.request)
 
     @property
     def delivered(self) -> bool:
