@@ -14,11 +14,12 @@ import httpx
 from ._http import tls_context
 from .admin_api import AdminAPI
 from .conf import restate_settings
+from .exceptions import RestateError
 from .reflect import ServiceSpec
 from .registry import registry
 
 
-class DeploymentUnreachable(ConnectionError):
+class DeploymentUnreachable(RestateError, ConnectionError):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
             f"Cannot reach the deployment at {url}: {reason}. Is the Django ASGI server running, "

@@ -15,17 +15,18 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
 
+from .exceptions import RestateError
 from .handlers import RestateService
 from .reflect import HandlerSpec, SDKService, ServiceSpec, is_sdk_service, reflect, reflect_sdk
 
 DISCOVERY_MODULE = "restate_services"
 
 
-class AlreadyRegistered(ImproperlyConfigured):
+class AlreadyRegistered(RestateError, ImproperlyConfigured):
     """Two handler classes claim the same Restate service name."""
 
 
-class NotRegistered(LookupError):
+class NotRegistered(RestateError, LookupError):
     """A service name or class that no installed app defines."""
 
 

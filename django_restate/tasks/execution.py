@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 from restate.exceptions import TerminalError
 
+from ..exceptions import RestateError
 from ..runtime import prepare_loop
 from .compat import (
     Task,
@@ -34,7 +35,7 @@ from .compat import (
 from .results import Claim, ErrorRecord, Job, Outcome, TaskState, load_task, to_result, when
 
 
-class UnserializableReturnValue(TypeError):
+class UnserializableReturnValue(RestateError, TypeError):
     """The task returned something JSON cannot hold; running it again would not change that."""
 
 

@@ -3,8 +3,10 @@ complete. Each message names what happened and what to write instead."""
 
 from __future__ import annotations
 
+from ..exceptions import RestateError
 
-class MockRestateError(Exception):
+
+class MockRestateError(RestateError):
     """Base class of the mock's own errors."""
 
 

@@ -20,6 +20,8 @@ from types import TracebackType
 
 import httpx
 
+from ..exceptions import RestateError
+
 ENV_BINARY = "RESTATE_SERVER_BIN"
 INSTALL_HINT = (
     "restate-server was not found. Run `npm ci` in the project root (package.json pins "
@@ -27,7 +29,7 @@ INSTALL_HINT = (
 )
 
 
-class RestateServerNotFound(RuntimeError):
+class RestateServerNotFound(RestateError, RuntimeError):
     pass
 
 
