@@ -18,11 +18,9 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import browser as browsers
-from tests.browser import log_in, screenshot
+from tests.browser import element, log_in, screenshot
 
 browser = browsers.browser
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +79,7 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simp
 @pytest.mark.browser
 def test_the_demo_admin_is_styled_when_served_as_scripts_demo_serves_it(demo_server, browser):
     log_in(browser, demo_server.url, "admin", "admin", next_path="/admin/django_restate/registeredservice/")
-    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "content-main")))
+    element(browser, "#content-main", url_has="/admin/django_restate/registeredservice/")
     header = browser.find_element(By.ID, "header")
     assert header.value_of_css_property("background-color") == ADMIN_HEADER_BG
     # The Restate pages' own stylesheet links (changelists.css) load too.
