@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from ._http import redact_url
 from .conf import DEFAULTS, restate_settings
 from .registry import registry
 
@@ -41,7 +42,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
         if not is_http_url(value):
             problems.append(
                 Error(
-                    f"RESTATE[{key!r}] is not an http(s) URL: {value!r}.",
+                    f"RESTATE[{key!r}] is not an http(s) URL: {redact_url(str(value))!r}.",
                     hint=f"Use a full URL such as {DEFAULTS[key]!r}.",
                     id="django_restate.E003",
                 )

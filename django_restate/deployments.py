@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ._http import tls_context
+from ._http import redact_text, redact_url, tls_context
 from .admin_api import AdminAPI
 from .conf import restate_settings
 from .exceptions import RestateError
@@ -22,10 +22,10 @@ from .registry import registry
 class DeploymentUnreachable(RestateError, ConnectionError):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
-            f"Cannot reach the deployment at {url}: {reason}. Is the Django ASGI server running, "
-            "and does RESTATE['DEPLOYMENT_URL'] point at its endpoint?"
+            f"Cannot reach the deployment at {redact_url(url)}: {redact_text(reason)}. "
+            "Is the Django ASGI server running, and does RESTATE['DEPLOYMENT_URL'] point at its endpoint?"
         )
-        self.url = url
+        self.url = redact_url(url)
 
 
 @dataclass

@@ -84,7 +84,7 @@ def decode_value(raw: bytes) -> DecodedValue:
     except UnicodeDecodeError:
         return DecodedValue("binary", raw.hex(), raw)
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
         return DecodedValue("json", pretty_json(value), raw)
     except (ValueError, RecursionError):
         pass
@@ -103,6 +103,36 @@ class StateEntry:
     @cached_property
     def decoded(self) -> DecodedValue:
         return decode_value(self.value)
+
+    @property
+    def ref(self) -> str:
+        """The key as a form addresses it (:func:`key_ref`), whatever characters it holds."""
+        return key_ref(self.key)
+
+
+def key_ref(key: str) -> str:
+    """A state key spelled so that HTML and browsers carry it unchanged: URL-safe base64 of its
+    UTF-8 bytes. (Browsers rewrite newlines in form values and cannot carry NUL at all.)"""
+    return base64.urlsafe_b64encode(key.encode("utf-8", "surrogatepass")).decode("ascii")
+
+
+def key_from_ref(ref: str) -> str:
+    """The key :func:`key_ref` spelled; ``ValueError`` when ``ref`` is not one."""
+    try:
+        return base64.b64decode(ref.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8", "surrogatepass")
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise ValueError("This is not a state key reference.") from exc
+
+
+def same_text(typed: str, shown: str) -> bool:
+    """Whether what came back from a ``<textarea>`` is the text it showed: browsers send every
+    line break as CRLF, so line breaks do not count."""
+    return lf(typed) == lf(shown)
+
+
+def lf(text: str) -> str:
+    """``text`` with CRLF and lone CR line breaks as LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def pretty_json(value: Any) -> str:

@@ -18,7 +18,8 @@ DEPLOYMENTS = "/admin/django_restate/deployment/"
 INVOKE = SERVICES + "Cart/add_item/invoke/"
 STATE_EDIT = {"operation": "edit", "version": "v", "key": "items", "value": "1", "encoding": "json"}
 
-# (method, url, data, the one permission that opens it)
+# (method, url, data, the permission that opens it, or the permissions that open it together)
+CONFIRM = ("manage_invocation", "view_invocation")  # a confirmation page shows the invocation
 PAGES = [
     ("get", SERVICES, None, "view_registeredservice"),
     ("get", SERVICES + "Cart/", None, "view_registeredservice"),
@@ -30,19 +31,22 @@ PAGES = [
     ("get", INVOCATIONS, None, "view_invocation"),
     ("get", f"{INVOCATIONS}{INVOCATION}/", None, "view_invocation"),
     *[
-        ("get", f"{INVOCATIONS}{INVOCATION}/{a}/", None, "manage_invocation")
+        ("get", f"{INVOCATIONS}{INVOCATION}/{a}/", None, CONFIRM)
         for a in ("cancel", "kill", "pause", "resume", "purge")
     ],
     *[
         ("post", f"{INVOCATIONS}{INVOCATION}/{a}/", {}, "manage_invocation")
         for a in ("cancel", "kill", "pause", "resume", "purge")
     ],
-    ("post", INVOCATIONS + "actions/", {"action": "cancel", "_selected_action": [INVOCATION]}, "manage_invocation"),
+    ("post", INVOCATIONS + "actions/", {"action": "cancel", "_selected_action": [INVOCATION]}, CONFIRM),
     ("get", DEPLOYMENTS, None, "view_deployment"),
     ("get", DEPLOYMENTS + "register/", None, "register_deployment"),
     ("post", DEPLOYMENTS + "register/", {}, "register_deployment"),
 ]
-IDS = [f"{m} {u.split('/admin/django_restate/')[1]} ({p})" for m, u, _, p in PAGES]
+IDS = [
+    f"{m} {u.split('/admin/django_restate/')[1]} ({'+'.join([p] if isinstance(p, str) else p)})"
+    for m, u, _, p in PAGES
+]
 
 
 @pytest.fixture(autouse=True)
@@ -70,8 +74,12 @@ def request(client, method, url, data):
 
 @pytest.mark.parametrize(("method", "url", "data", "permission"), PAGES, ids=IDS)
 def test_each_page_and_action_needs_its_permission(db, django_user_model, method, url, data, permission):
+    needed = (permission,) if isinstance(permission, str) else permission
     assert request(staff(django_user_model), method, url, data).status_code == 403
-    allowed = request(staff(django_user_model, permission), method, url, data)
+    for missing in needed if len(needed) > 1 else ():
+        short = [p for p in needed if p != missing]
+        assert request(staff(django_user_model, *short), method, url, data).status_code == 403, missing
+    allowed = request(staff(django_user_model, *needed), method, url, data)
     assert allowed.status_code in (200, 302, 404), allowed.status_code
     if allowed.status_code == 302:
         assert "/login/" not in allowed.url
@@ -79,7 +87,8 @@ def test_each_page_and_action_needs_its_permission(db, django_user_model, method
 
 @pytest.mark.parametrize(("method", "url", "data", "permission"), PAGES, ids=IDS)
 def test_anonymous_and_non_staff_users_are_sent_to_login(db, django_user_model, method, url, data, permission):
-    for client in (Client(), staff(django_user_model, permission, is_staff=False)):
+    needed = (permission,) if isinstance(permission, str) else permission
+    for client in (Client(), staff(django_user_model, *needed, is_staff=False)):
         response = request(client, method, url, data)
         assert response.status_code == 302 and "/admin/login/" in response.url
 

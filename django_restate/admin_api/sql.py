@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-MAX_LITERAL = 4096
+#: Longer literals are refused: a bound on what one query carries. Restate's ingress accepts
+#: object keys far over 4,096 characters, and their state must stay readable and clearable.
+MAX_LITERAL = 65536
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

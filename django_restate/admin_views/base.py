@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from ..admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable, get_admin_api
@@ -82,6 +83,15 @@ def live() -> Iterator[Live]:
         yield page
     except RESTATE_ERRORS as exc:
         page.error = banner(exc)
+
+
+def link(viewname: str, *args: str, current_app: str | None = None) -> str | None:
+    """The URL of a page about ``args``, or None when they cannot be in a URL path (a service
+    name or invocation id with ``/`` in it, as anyone may type): such names are shown as text."""
+    try:
+        return reverse(viewname, args=args, current_app=current_app)
+    except NoReverseMatch:
+        return None
 
 
 def require(allowed: bool) -> None:

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from .._http import redact_url
 from ..admin_api import get_admin_api
 from ..admin_api.queries import parse_time
 from ..conf import restate_settings
@@ -32,7 +33,7 @@ def deployment_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
             **d,
             "created": parse_time(d.get("created_at")),
             "ours": d.get("id") in ours,
-            "endpoint": d.get("uri") or d.get("arn") or "",
+            "endpoint": redact_url(str(d.get("uri") or d.get("arn") or "")),
         }
         for d in sorted(deployments, key=lambda d: str(d.get("created_at", "")), reverse=True)
     ]
@@ -43,7 +44,7 @@ def deployment_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
         "Restate deployments",
         {
             "deployments": rows,
-            "deployment_url": restate_settings.DEPLOYMENT_URL,
+            "deployment_url": redact_url(restate_settings.DEPLOYMENT_URL),
             "can_register": request.user.has_perm(REGISTER_PERMISSION),
             "restate_error": restate.error,
         },
@@ -54,6 +55,7 @@ def register_deployment(request: HttpRequest, model_admin: ModelAdmin) -> HttpRe
     """GET: what registering would do (a dry run). POST: register DEPLOYMENT_URL with Restate."""
     require(request.user.has_perm(REGISTER_PERMISSION))
     uri = restate_settings.DEPLOYMENT_URL
+    shown = redact_url(uri)  # what the page and the admin log say: no credentials
     back = reverse("admin:django_restate_deployment_changelist", current_app=request.current_app)
     dry_run = request.method != "POST"
     result: Registration | None = None
@@ -64,7 +66,7 @@ def register_deployment(request: HttpRequest, model_admin: ModelAdmin) -> HttpRe
         problem = str(exc)
     if dry_run:
         title = "Register this project's deployment"
-        context = {"uri": uri, "result": result, "problem": problem}
+        context = {"uri": shown, "result": result, "problem": problem}
         return render(request, model_admin, "deployment_register.html", title, context)
     if result is None:
         messages.error(request, f"The deployment was not registered. {problem}")
@@ -73,10 +75,10 @@ def register_deployment(request: HttpRequest, model_admin: ModelAdmin) -> HttpRe
     log(
         request,
         Deployment,
-        result.deployment_id or uri,
-        uri,
+        result.deployment_id or shown,
+        shown,
         ADDITION,
-        f"Registered {uri} ({result.protocol}): {names}.",
+        f"Registered {shown} ({result.protocol}): {names}.",
     )
-    messages.success(request, f"Registered {uri} as {result.deployment_id} over {result.protocol}: {names}.")
+    messages.success(request, f"Registered {shown} as {result.deployment_id} over {result.protocol}: {names}.")
     return HttpResponseRedirect(back)

@@ -7,13 +7,14 @@ error rather than a failed query; the quoting itself is django_restate.admin_api
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
 
 from ..admin_api.queries import INVOCATION_STATUSES, InvocationFilter
-from ..state import ENCODINGS, encode_value
+from ..admin_api.sql import MAX_LITERAL
+from ..state import ENCODINGS, Encoding, decode_value, encode_value, key_from_ref, lf, same_text
 
 MAX_KEY = 1000  # well under django_restate.admin_api.sql.MAX_LITERAL
 #: Restate's query engine keeps times as 64-bit nanoseconds since 1970; a filter outside this
@@ -98,22 +99,36 @@ STATE_OPERATIONS = {
 
 
 class StateChangeForm(forms.Form):
-    """One change to an object's state, carrying the state version the page showed."""
+    """One change to an object's state, carrying the state version the page showed.
+
+    Existing keys are addressed by ``key_ref`` (:func:`~django_restate.state.key_ref`), so a
+    key with newlines, NUL or thousands of characters can be edited and deleted; ``key`` is
+    what someone types for a new one. Saving a value as shown stores nothing new: the bytes
+    stay exactly as they were (the textarea's CRLF line breaks and the JSON pretty-printing
+    are the page's, not the user's).
+    """
 
     operation = forms.ChoiceField(choices=list(STATE_OPERATIONS.items()), widget=forms.HiddenInput)
     version = forms.CharField(max_length=100, widget=forms.HiddenInput)
     key = forms.CharField(required=False, max_length=MAX_KEY, strip=False)
+    key_ref = forms.CharField(required=False, max_length=4 * MAX_LITERAL, widget=forms.HiddenInput)
     value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80}))
     encoding = forms.ChoiceField(required=False, choices=list(ENCODINGS.items()), initial="json")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         operation = data.get("operation")
-        if operation in ("edit", "add", "delete") and not data.get("key"):
+        if operation in ("edit", "delete") and data.get("key_ref"):
+            try:
+                data["key"] = key_from_ref(data["key_ref"])
+            except ValueError as exc:
+                self.add_error("key", str(exc))
+        if operation in ("edit", "add", "delete") and not data.get("key") and "key" not in self.errors:
             self.add_error("key", "Name the state key to change.")
         if operation in ("edit", "add") and "key" in data:
+            text, encoding = data.get("value") or "", data.get("encoding") or "json"
             try:
-                data["raw"] = encode_value(data.get("value") or "", data.get("encoding") or "json")
+                data["raw"] = encode_value(lf(text) if encoding == "text" else text, cast(Encoding, encoding))
             except ValueError as exc:
                 self.add_error("value", str(exc))
         return data
@@ -137,5 +152,16 @@ class StateChangeForm(forms.Form):
         else:
             if key not in new:
                 raise KeyError(f"The state key {key!r} no longer exists.")
-            new[key] = data["raw"]
+            new[key] = edited(new[key], data.get("value") or "", data.get("encoding") or "json", data["raw"])
         return new
+
+
+def edited(old: bytes, typed: str, encoding: str, encoded: bytes) -> bytes:
+    """The bytes to store for a value edited from ``old``: ``old`` itself when the text and its
+    encoding are what the editor showed, else ``encoded`` (with CRLF kept where ``old`` had it)."""
+    shown = decode_value(old)
+    if encoding == shown.encoding and same_text(typed, shown.editable_text):
+        return old
+    if encoding == "text" and "\r\n" in shown.text:
+        return lf(typed).replace("\n", "\r\n").encode("utf-8")
+    return encoded

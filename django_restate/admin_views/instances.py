@@ -20,9 +20,10 @@ from ..admin_api import partitions, queries
 from ..admin_api.state_edit import CONFIRM_TIMEOUT, Applied, Unconfirmed, replace_state_checked
 from ..models import State
 from ..state import ENCODINGS, entries, state_version
-from .base import Live, ModelAdmin, live, log, page_links, page_number, render, require
+from .base import Live, ModelAdmin, link, live, log, page_links, page_number, render, require
 from .forms import STATE_OPERATIONS, StateChangeForm, StateSearchForm
 
+SERVICE_PAGE = "admin:django_restate_registeredservice_detail"
 KEYED_TYPES = ("VirtualObject", "Workflow")
 
 
@@ -121,6 +122,7 @@ def show_instance(
         f"{service} {key!r}",
         {
             "service": service,
+            "service_url": link(SERVICE_PAGE, service, current_app=request.current_app),
             "key": key,
             "entries": entries(state),
             "version": state_version(state),

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from ..admin_api import INVOCATION_ACTIONS, AdminAPIError, partitions, queries
 from ..models import Invocation
-from .base import ModelAdmin, live, log, page_links, page_number, render, require, safe_next
+from .base import ModelAdmin, link, live, log, page_links, page_number, render, require, safe_next
 from .forms import InvocationFilterForm
 from .instances import instance_url
 from .journal import timeline
@@ -88,8 +88,9 @@ REFUSALS = {
 }
 
 
-def detail_url(invocation_id: str, current_app: str | None = None) -> str:
-    return reverse("admin:django_restate_invocation_detail", args=[invocation_id], current_app=current_app)
+def detail_url(invocation_id: str, current_app: str | None = None) -> str | None:
+    """The invocation's page; None for an id that cannot be in a URL (a ``/`` in a forged one)."""
+    return link("admin:django_restate_invocation_detail", invocation_id, current_app=current_app)
 
 
 def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
@@ -202,7 +203,7 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
 def invocation_action(request: HttpRequest, model_admin: ModelAdmin, invocation_id: str, action: str) -> HttpResponse:
     """Confirm (GET) and then do (POST) one action on one invocation."""
     require(request.user.has_perm(MANAGE_PERMISSION))
-    back = detail_url(invocation_id, request.current_app)
+    back = detail_url(invocation_id, request.current_app) or list_url(request)
     if action not in ACTIONS:
         messages.error(request, f"There is no invocation action {action!r}; use one of {', '.join(ACTIONS)}.")
         return HttpResponseRedirect(back)
@@ -213,7 +214,7 @@ def invocation_action(request: HttpRequest, model_admin: ModelAdmin, invocation_
     report(request, action, results)
     done = results[0] if results and results[0].ok else None
     if done and done.new_invocation_id:
-        return HttpResponseRedirect(detail_url(done.new_invocation_id, request.current_app))
+        return HttpResponseRedirect(detail_url(done.new_invocation_id, request.current_app) or back)
     if action == "purge" and done:
         return HttpResponseRedirect(list_url(request))
     return HttpResponseRedirect(back)
@@ -303,6 +304,8 @@ def act_on_matching(request: HttpRequest, model_admin: ModelAdmin, action: str, 
 def confirm(
     request: HttpRequest, model_admin: ModelAdmin, action: str, ids: list[str], back: str, single: bool = False
 ) -> TemplateResponse:
+    # The page shows each invocation's target and status: what view_invocation lets one see.
+    require(model_admin.has_view_permission(request))
     rows: list[dict[str, Any]] = []
     found: dict[str, queries.InvocationRow | None] = {}
     journal: list[Any] = []

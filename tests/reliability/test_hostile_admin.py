@@ -135,6 +135,10 @@ EDITS = [
     # Values and keys that cannot be stored as typed.
     Edit("invalid-json", edit("{"), 200, "This is not valid JSON", "value"),
     Edit("nan-is-not-json", edit("NaN"), 200, "This is not valid JSON", "value"),
+    Edit("number-too-large-for-json", edit('{"x": [1e400]}'), 200, "too large", "value"),
+    Edit("edit-by-key-ref", {**edit("6"), "key": "", "key_ref": "dmFsdWU="}, 302, applied={"value": b"6"}),
+    Edit("key-ref-garbage", {**edit("6"), "key": "", "key_ref": "!!"}, 200, "not a state key reference", "key"),
+    Edit("unchanged-value-writes-nothing", edit("5"), 302, "", applied={"value": b"5"}),
     Edit("deeply-nested-json", edit("[" * 100_000 + "]" * 100_000), 200, "nested too deeply", "value"),
     Edit("invalid-base64", edit("!!!not base64", "base64"), 200, "base64", "value"),
     Edit("nul-in-key", edit("6", key="val\x00ue"), 200, "Null characters are not allowed", "key"),

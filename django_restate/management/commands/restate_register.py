@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_restate._http import redact_url
 from django_restate.admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable
 from django_restate.checks import is_http_url
 from django_restate.conf import DEFAULTS, restate_settings
@@ -64,7 +65,9 @@ class Command(BaseCommand):
             ("admin URL", admin_url, DEFAULTS["ADMIN_URL"]),
         ):
             if not is_http_url(value):
-                raise CommandError(f"The {what} {value!r} is not an http(s) URL; give a full URL such as {example}.")
+                raise CommandError(
+                    f"The {what} {redact_url(value)!r} is not an http(s) URL; give a full URL such as {example}."
+                )
         with AdminAPI(admin_url, headers=dict(options["header"])) as admin:
             try:
                 if options["check"]:
@@ -81,7 +84,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
         verb = "Would register" if options["dry_run"] else "Registered"
         ident = f" as {result.deployment_id}" if result.deployment_id else ""
-        self.stdout.write(self.style.SUCCESS(f"{verb} {result.uri}{ident} over {result.protocol}."))
+        self.stdout.write(self.style.SUCCESS(f"{verb} {redact_url(result.uri)}{ident} over {result.protocol}."))
         for service in sorted(result.services, key=lambda s: s["name"]):
             self.stdout.write(f"  {service['name']} ({service.get('ty')})")
             for handler in service.get("handlers", []):
