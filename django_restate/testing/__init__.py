@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real types for mypy; at run time they are imported on first use
+    from .harness import MockRestate, mock_restate
+    from .real import RealRestate
 
 __all__ = ["MockRestate", "RealRestate", "mock_restate"]
 

@@ -1,0 +1,56 @@
+"""The README's quickstart runs: its ``shop/tests.py`` passes against its ``shop/restate_services.py``
+and ``shop/views.py``, in a project of their own (pytest in a subprocess, the mock, SQLite).
+
+``tests/test_readme_typing.py`` checks that the same files type-check; this checks that what they
+say happens does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_readme_typing import ROOT, examples, write_project
+
+SETTINGS = """\
+SECRET_KEY = "the README's quickstart, under test"
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django_restate",
+    "django_restate.testing",
+    "shop",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+ROOT_URLCONF = "quickstart_urls"
+USE_TZ = True
+"""
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")), reason="runs on SQLite of its own: the PostgreSQL pass would repeat it"
+)
+def test_readme_quickstart_tests_pass(tmp_path: Path) -> None:
+    written = write_project(tmp_path, examples(ROOT / "README.md"))
+    assert "shop/tests.py" in written, "the quickstart's shop/tests.py example was not found"
+    (tmp_path / "quickstart_settings.py").write_text(SETTINGS)
+    (tmp_path / "quickstart_urls.py").write_text("urlpatterns: list[object] = []\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "DJANGO_SETTINGS_MODULE": "quickstart_settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "shop/tests.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout
