@@ -83,7 +83,8 @@ def _decodes_input(spec: HandlerSpec) -> bool:
 def _invoker(cls: type, spec: HandlerSpec, typed_in: TypedJsonSerde | None) -> Callable[..., Any]:
     """A plain function the SDK can call: a fresh instance per invocation, input decoded by us."""
     attr = spec.attr
-    decode = typed_in.deserialize if typed_in is not None else None
+    # validate_input=False: parse only, as the SDK does (the handler's serdes say how).
+    decode = None if typed_in is None else typed_in.deserialize if spec.validate_input else spec.serdes[0].deserialize
 
     if not spec.takes_input:
 

@@ -38,16 +38,16 @@ SDK_CLASSES: dict[str, Any] = {
 }
 
 #: ``Meta`` options that are ours, not the SDK constructor's.
-OWN_OPTIONS = ("name", "abstract")
+OWN_OPTIONS = ("name", "abstract", "validate_input")
 
 
 def meta_option_names(kind: str) -> list[str]:
     """Every option ``Meta`` accepts on a class of this kind, in the SDK constructor's order."""
-    return ["abstract", *inspect.signature(SDK_CLASSES[kind]).parameters]
+    return ["abstract", "validate_input", *inspect.signature(SDK_CLASSES[kind]).parameters]
 
 
 #: Names that were class attributes before ``Meta`` (any kind): set as plain values, they are refused.
-OLD_ATTRIBUTES = frozenset(name for kind in SDK_CLASSES for name in meta_option_names(kind))
+OLD_ATTRIBUTES = frozenset(n for kind in SDK_CLASSES for n in meta_option_names(kind)) - {"validate_input"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class ServiceOptions:
     description: str | None = None
     #: The SDK service options (``inactivity_timeout``, ``metadata``, ...), by their SDK names.
     options: dict[str, Any] = field(default_factory=dict)
+    #: False: decode inputs as the SDK does (parse only), see ``@handler(validate_input=...)``.
+    validate_input: bool = True
 
 
 class RestateService:
@@ -111,8 +113,11 @@ def read_meta(cls: type[RestateService]) -> ServiceOptions:
     if own is None:
         metas = [vars(b).get("_meta") for b in cls.__mro__[1:]]
         base = next((m for m in metas if isinstance(m, ServiceOptions) and m.abstract), None)
-        inherited = dict(base.options) if base is not None else {}
-        return ServiceOptions(kind=kind, name=cls.__name__, abstract=False, options=inherited)
+        if base is None:
+            return ServiceOptions(kind=kind, name=cls.__name__, abstract=False)
+        return ServiceOptions(
+            kind=kind, name=cls.__name__, abstract=False, options=dict(base.options), validate_input=base.validate_input
+        )
     if not inspect.isclass(own):
         raise ImproperlyConfigured(f"{label}.Meta must be a class (`class Meta:`), not {type(own).__name__}.")
     values = _meta_values(own)
@@ -129,6 +134,9 @@ def read_meta(cls: type[RestateService]) -> ServiceOptions:
     description = values.get("description")
     if description is not None and not isinstance(description, str):
         raise ImproperlyConfigured(f"{label}.Meta.description must be a str, not {type(description).__name__}.")
+    validate_input = values.get("validate_input", True)
+    if not isinstance(validate_input, bool):
+        raise ImproperlyConfigured(f"{label}.Meta.validate_input must be True or False, not {validate_input!r}.")
     options = {k: v for k, v in values.items() if k not in (*OWN_OPTIONS, "description") and v is not None}
     return ServiceOptions(
         kind=kind,
@@ -136,6 +144,7 @@ def read_meta(cls: type[RestateService]) -> ServiceOptions:
         abstract=bool(vars(own).get("abstract", False)),  # never inherited, as in Django
         description=description,
         options=options,
+        validate_input=validate_input,
     )
 
 
@@ -193,7 +202,11 @@ def handler(fn: F, /) -> F: ...
 def handler(fn: None = None, /, **options: Any) -> Callable[[F], F]: ...
 def handler(fn: F | None = None, /, **options: Any) -> F | Callable[[F], F]:
     """Add Restate options to a handler method: ``name``, timeouts, retention,
-    ``ingress_private``, ``invocation_retry_policy``, serdes, ...
+    ``ingress_private``, ``invocation_retry_policy``, serdes, ..., and ours:
+    ``validate_input=False`` decodes the input exactly as the SDK does (JSON parsed, a
+    pydantic model or dataclass built, nothing else checked) for handlers that must
+    accept whatever existing callers send; the default (``Meta.validate_input``, True)
+    validates it against the annotation, bad input being a terminal 400.
 
     The method's first annotation decides whether it is a handler and of which
     kind; ``@handler`` only adds options. Unknown options are reported when the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
@@ -20,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from restate.serde import Serde
 
 from .handlers import OPTIONS_ATTR, SDK_CLASSES, RestateService, Service, VirtualObject, Workflow
-from .serde import typed_json
+from .serde import ParseOnlySerde, typed_json
 
 #: The handler's context kind, read from its first annotation.
 ContextKind = Literal["service", "exclusive", "shared", "workflow", "workflow_shared"]
@@ -87,6 +88,8 @@ class HandlerSpec:
     context_kind: ContextKind = "service"
     options: dict[str, Any] = field(default_factory=dict)
     doc: str | None = None
+    #: False: the input is decoded as the SDK does, parse only (``@handler(validate_input=False)``).
+    validate_input: bool = True
 
     @property
     def takes_input(self) -> bool:
@@ -102,7 +105,11 @@ class HandlerSpec:
         """How a caller encodes this handler's input and decodes its output: the user's serdes when
         ``@handler`` sets them, otherwise JSON typed by the method's annotations. One answer for every
         caller (the client, handlers calling handlers, the mock), so all agree with the endpoint."""
-        input_serde = self.options.get("input_serde") or typed_json(self.input_type if self.takes_input else None)
+        input_serde = self.options.get("input_serde") or (
+            typed_json(self.input_type if self.takes_input else None)
+            if self.validate_input
+            else ParseOnlySerde(self.input_type)
+        )
         output_serde = self.options.get("output_serde") or typed_json(self.output_type)
         return input_serde, output_serde
 
@@ -317,6 +324,8 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
     except Exception as exc:  # NameError for a forward reference nobody can resolve
         raise ImproperlyConfigured(f"Cannot read the annotations of {where}: {exc}") from exc
     context_type = hints.get(params[0].name) if params else None
+    if _is_union(context_type):
+        context_type = _shared_member(where, kind, context_type, decorated)
     if context_type not in CONTEXT_KINDS:
         if decorated:
             raise ImproperlyConfigured(
@@ -339,12 +348,15 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
         )
     options = dict(getattr(func, OPTIONS_ATTR, {}))
     name = options.pop("name", None) or attr
+    validate_input = options.pop("validate_input", cls._meta.validate_input)  # type: ignore[attr-defined]
+    if not isinstance(validate_input, bool):
+        raise ImproperlyConfigured(f"@handler(validate_input=...) on {where} must be True or False.")
     handler_kind = allowed[context_type]
     unknown = sorted(set(options) - handler_option_names(kind, handler_kind))
     if unknown:
         valid = ", ".join(sorted(handler_option_names(kind, handler_kind)))
         raise ImproperlyConfigured(
-            f"@handler on {where} got unknown option(s) {', '.join(unknown)}. Valid: name, {valid}."
+            f"@handler on {where} got unknown option(s) {', '.join(unknown)}. Valid: name, validate_input, {valid}."
         )
     input_type = hints.get(rest[0].name, Any) if rest else NO_INPUT
     output_type = hints.get("return", Any) if "return" in hints else Any
@@ -361,6 +373,7 @@ def _reflect_method(cls: type, label: str, kind: str, attr: str, func: Any) -> H
         context_kind=_context_kind(kind, handler_kind),
         options=options,
         doc=inspect.getdoc(func),
+        validate_input=validate_input,
     )
 
 
@@ -371,6 +384,29 @@ def _check_json_type(where: str, role: str, annotation: Any) -> None:
     except (pydantic.PydanticUserError, pydantic.PydanticSchemaGenerationError) as exc:
         first_line = str(exc).splitlines()[0]
         raise ImproperlyConfigured(f"The {role} type of {where} cannot be used as JSON: {first_line}") from exc
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _shared_member(where: str, kind: str, annotation: Any, decorated: bool) -> Any:
+    """A union of contexts, ``ObjectSharedContext | ObjectContext`` (as SDK code writes a shared
+    handler that exclusive ones also call directly): the shared handler it makes."""
+    members = typing.get_args(annotation)
+    contexts = [m for m in members if m in CONTEXT_KINDS]
+    if not contexts:
+        return annotation  # not about contexts: not a handler (or the @handler error below)
+    shared = [m for m in contexts if ALLOWED[kind].get(m) == "shared"]
+    if len(contexts) == len(members) and shared:
+        return shared[0]
+    names = " | ".join(getattr(m, "__name__", repr(m)) for m in members)
+    fix = {
+        "service": "a Service handler takes restate.Context alone",
+        "object": "a union makes a shared handler: write restate.ObjectSharedContext | restate.ObjectContext",
+        "workflow": "a union makes a shared handler: write restate.WorkflowSharedContext | restate.WorkflowContext",
+    }[kind]
+    raise ImproperlyConfigured(f"{where} takes a union of contexts ({names}): {fix}, or one context type.")
 
 
 def _context_kind(kind: str, handler_kind: str | None) -> ContextKind:

@@ -24,6 +24,7 @@ def forget_facts(notebooks, monkeypatch, **facts):
     for api in (notebooks.api, get_admin_api()):
         monkeypatch.setattr(api, "facts", dict(facts))
 
+
 pytestmark = pytest.mark.e2e
 
 #: What keys a user could give an object end with: nothing, unicode, quotes, separators, SQL, length.

@@ -179,18 +179,33 @@ def test_wrong_shapes_name_the_class_method_and_fix(source, message):
     assert message in str(exc.value)
 
 
-class LegacyBox(typing.TypedDict):  # typing.TypedDict: pydantic refuses it on Python < 3.12
+class LegacyBox(typing.TypedDict):  # typing.TypedDict: pydantic refuses it on Python < 3.12, we convert it
     width: float
+
+
+class Opaque:
+    """A plain class: pydantic has no schema for it."""
 
 
 def test_types_pydantic_cannot_handle_are_named_at_startup():
     class Shapes(Service):
-        async def area(self, ctx: restate.Context, box: LegacyBox) -> float:
-            return box["width"]
+        async def area(self, ctx: restate.Context, box: Opaque) -> float:
+            return 0.0
 
     expected = r"The input type of tests\.test_reflect\..*Shapes\.area cannot be used as JSON"
     with pytest.raises(ImproperlyConfigured, match=expected):
         reflect(Shapes)
+
+
+def test_typing_typeddict_works_on_every_supported_python():
+    class Shapes(Service):
+        async def area(self, ctx: restate.Context, box: LegacyBox) -> list[LegacyBox]:
+            return [box]
+
+    handler = reflect(Shapes).handlers[0]
+    encode, decode = handler.serdes
+    assert encode.deserialize(b'{"width": 2}') == {"width": 2.0}
+    assert decode.serialize([{"width": 1.5}]) == b'[{"width":1.5}]'
 
 
 def test_spec_vocabulary_kinds_types_labels_serdes():
@@ -371,9 +386,8 @@ def test_unknown_meta_option_lists_the_valid_ones():
             "    async def go(self, ctx: restate.Context) -> None: ..."
         )
     message = str(exc.value)
-    assert (
-        "Bad.Meta has unknown option(s) inactivity_timout. Valid for a Service: abstract, name, description" in message
-    )
+    assert "Bad.Meta has unknown option(s) inactivity_timout. Valid for a Service: " in message
+    assert "Service: abstract, validate_input, name, description, metadata, inactivity_timeout" in message
     assert "inactivity_timeout" in message and "enable_lazy_state" not in message  # a Service has no state
 
 

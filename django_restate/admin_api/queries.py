@@ -379,4 +379,3 @@ def with_times(row: Mapping[str, Any], *columns: str) -> dict[str, Any]:
     for column in columns:
         out[column] = parse_time(row.get(column))
     return out
-
