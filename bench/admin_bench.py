@@ -36,6 +36,7 @@ from django_restate import VirtualObject
 from django_restate.testing.server import wait_for_http
 
 SERVICE = "BenchCart"
+JOURNAL_ENTRIES = 1000
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,6 +49,18 @@ class BenchCart(VirtualObject):
     async def fill(self, ctx: restate.ObjectContext, n: int) -> None:
         ctx.set("items", {"sku-1": n % 7 + 1, "sku-2": 1})
         ctx.set("owner", f"customer {n}")
+
+    async def long_journal(self, ctx: restate.ObjectContext, runs: int) -> int:
+        """A journal of 1,000 entries: input, ``runs`` steps with their completions, state sets, output."""
+        for i in range(runs):
+            await ctx.run_typed(f"step {i}", echo, value=i)
+        for i in range(JOURNAL_ENTRIES - 2 - 2 * runs):
+            ctx.set(f"k{i % 10}", i)
+        return runs
+
+
+def echo(value: int) -> int:
+    return value
 
 
 def configure(database: str, restate: dict[str, str]) -> None:
@@ -167,7 +180,26 @@ def wait_for_state(api: Any, instances: int, timeout: float = 1800) -> None:
 # -- measuring pages ---------------------------------------------------------------------------
 
 
-def pages(api: Any) -> dict[str, str]:
+def make_long_journal(ingress: str, api: Any) -> str:
+    """One completed invocation with a 1,000-entry journal; its id."""
+    response = httpx.post(f"{ingress}/{SERVICE}/long-journal/long_journal/send", json=200, timeout=60)
+    response.raise_for_status()
+    invocation_id = str(response.json()["invocationId"])
+    deadline = time.monotonic() + 600
+    while True:
+        rows = api.query(f"SELECT status FROM sys_invocation WHERE id = '{invocation_id}'")
+        if rows and rows[0]["status"] == "completed":
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("the 1,000-entry journal did not complete")
+        time.sleep(0.5)
+    [row] = api.query(f"SELECT COUNT(*) AS n FROM sys_journal WHERE id = '{invocation_id}'")
+    if row["n"] != JOURNAL_ENTRIES:
+        raise RuntimeError(f"the long journal has {row['n']} entries, not {JOURNAL_ENTRIES}")
+    return invocation_id
+
+
+def pages(api: Any, long_journal: str) -> dict[str, str]:
     """The pages to time: the two the target is about first, then a few for context."""
     from django_restate.admin_views.instances import instance_url
 
@@ -175,6 +207,10 @@ def pages(api: Any) -> dict[str, str]:
     return {
         "state list": "/admin/django_restate/state/",
         "invocation list": "/admin/django_restate/invocation/",
+        "overview (target <= 300 ms)": "/admin/django_restate/overview/",
+        f"invocation page, {JOURNAL_ENTRIES:,}-entry journal (target <= 200 ms)": (
+            f"/admin/django_restate/invocation/{long_journal}/"
+        ),
         "state list, page 5": "/admin/django_restate/state/?p=5",
         "state list, key-prefix search": f"/admin/django_restate/state/?service={SERVICE}&key_prefix=cart-00001",
         "invocation list, one key": f"/admin/django_restate/invocation/?service={SERVICE}&key=cart-0000005",
@@ -259,6 +295,7 @@ def main() -> None:
                 creation: dict[int, float] = {}
                 load: dict[int, float] = {}
                 created = 0
+                long_journal = make_long_journal(server.ingress_url, api)
                 for size in sizes:
                     started = time.monotonic()
                     asyncio.run(create_instances(server.ingress_url, created, size, args.concurrency))
@@ -267,7 +304,7 @@ def main() -> None:
                     print(f"{size - created} instances created in {creation[size]:.0f}s", flush=True)
                     created = size
                     load[size] = os.getloadavg()[0]
-                    actions = {name: load_page(client, url) for name, url in pages(api).items()}
+                    actions = {name: load_page(client, url) for name, url in pages(api, long_journal).items()}
                     actions.update(queries_alone(api))
                     results[size] = {name: time_it(action, args.repeats) for name, action in actions.items()}
                     for name, (p50, p90) in results[size].items():

@@ -16,9 +16,9 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
-from .admin_views import deployments, instances, invocations, invoke, services
+from .admin_views import deployments, instances, invocations, invoke, overview, services
 from .admin_views.base import ModelAdmin
-from .models import Deployment, Invocation, OutboxMessage, RegisteredService, State
+from .models import Deployment, Invocation, OutboxMessage, Overview, RegisteredService, State
 from .outbox.admin import OutboxAdmin
 
 PageView = Callable[..., HttpResponse]
@@ -61,6 +61,11 @@ class RestatePageAdmin(ModelAdmin):
         return self.bind(self.pages[0][1])(request)
 
 
+@admin.register(Overview)
+class OverviewAdmin(RestatePageAdmin):
+    pages = [("", overview.overview, "changelist")]
+
+
 @admin.register(RegisteredService)
 class ServiceAdmin(RestatePageAdmin):
     pages = [
@@ -100,6 +105,7 @@ admin.site.register(OutboxMessage, OutboxAdmin)
 
 #: Every Restate page, by the model it hangs off (placeholders, and the outbox's real table).
 PAGES: dict[type[Any], type[ModelAdmin]] = {
+    Overview: OverviewAdmin,
     RegisteredService: ServiceAdmin,
     State: StateAdmin,
     Invocation: InvocationAdmin,

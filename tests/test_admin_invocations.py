@@ -79,7 +79,8 @@ def test_invocation_page_shows_target_status_and_a_readable_journal(notebooks):
     set_state = next(e for e in journal if e.entry_type == "Command: SetState")
     # Payload bytes are decoded, not shown as arrays of numbers.
     assert '"apple": 2' in set_state.details and "[123," not in set_state.details
-    assert "Command: SetState" in response.content.decode()
+    # On the page each command is one step of the timeline.
+    assert 'class="restate-step restate-step-setstate' in response.content.decode()
 
 
 def test_retry_count_and_last_failure_are_shown_and_resume_retries_now(notebooks):

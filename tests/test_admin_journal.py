@@ -51,4 +51,61 @@ def test_odd_rows_never_raise():
     ]
     entries = timeline(rows)
     assert entries[0].details == "not json" and entries[1].details == "" and entries[1].appended_at is None
-    assert entries[2].sleep_wakeup_at is None and entries[3].details == "[\n  1,\n  2,\n  3\n]"
+    assert entries[2].sleep_wakeup_at is None and entries[3].details == "[1, 2, 3]"  # short: one line
+
+
+def completed(index: int, entry_type: str, fields: dict, at: str) -> dict[str, object]:
+    kind = entry_type.split(": ")[1]
+    wrapped = (
+        {"Command": {kind: fields}}
+        if entry_type.startswith("Command")
+        else {"Notification": {"Completion": {kind: fields}}}
+    )
+    return {
+        "index": index,
+        "entry_type": entry_type,
+        "entry_json": json.dumps(wrapped),
+        "appended_at": at,
+        "name": fields.get("name"),
+    }
+
+
+def test_each_command_is_paired_with_its_completion_on_one_axis():
+    rows = [
+        completed(0, "Command: Input", {"payload": list(b'"x"')}, "2026-01-01T00:00:00.000Z"),
+        completed(1, "Command: Run", {"completion_id": 1, "name": "charge"}, "2026-01-01T00:00:01.000Z"),
+        completed(2, "Command: Sleep", {"completion_id": 2, "name": "nap"}, "2026-01-01T00:00:02.000Z"),
+        completed(
+            3,
+            "Notification: Run",
+            {"completion_id": 1, "result": {"Failure": {"code": 500, "message": "card declined"}}},
+            "2026-01-01T00:00:03.000Z",
+        ),
+        completed(4, "Notification: Sleep", {"completion_id": 2}, "2026-01-01T00:00:10.000Z"),
+    ]
+    from django_restate.admin_views.timeline import steps
+
+    input_, run, sleep = steps(timeline(rows), {"status": "completed"})
+    assert [s.kind for s in (input_, run, sleep)] == ["Input", "Run", "Sleep"]
+    assert run.label == "charge" and run.duration_text == "2.00 s" and run.failed
+    assert "card declined" in run.completions[0].details
+    assert sleep.duration_text == "8.00 s" and not sleep.failed
+    # One axis from the first entry (0 s) to the last (10 s).
+    assert (run.offset, run.width) == (10.0, 20.0) and (sleep.offset, sleep.width) == (20.0, 80.0)
+
+
+def test_a_command_without_its_completion_is_waiting_and_the_failing_one_is_marked():
+    from django_restate.admin_views.timeline import steps
+
+    rows = [
+        completed(0, "Command: Input", {}, "2026-01-01T00:00:00.000Z"),
+        completed(
+            1,
+            "Command: Call",
+            {"result_completion_id": 7, "invocation_id_completion_id": 6},
+            "2026-01-01T00:00:01.000Z",
+        ),
+    ]
+    invocation = {"status": "backing-off", "last_failure": "boom", "last_failure_related_command_index": 1}
+    _, call = steps(timeline(rows), invocation)
+    assert call.pending and call.duration_text == "waiting" and call.retrying

@@ -16,11 +16,13 @@ INVOCATIONS = "/admin/django_restate/invocation/"
 SERVICES = "/admin/django_restate/registeredservice/"
 DEPLOYMENTS = "/admin/django_restate/deployment/"
 INVOKE = SERVICES + "Cart/add_item/invoke/"
+OVERVIEW = "/admin/django_restate/overview/"
 STATE_EDIT = {"operation": "edit", "version": "v", "key": "items", "value": "1", "encoding": "json"}
 
 # (method, url, data, the permission that opens it, or the permissions that open it together)
 CONFIRM = ("manage_invocation", "view_invocation")  # a confirmation page shows the invocation
 PAGES = [
+    ("get", OVERVIEW, None, "view_overview"),
     ("get", SERVICES, None, "view_registeredservice"),
     ("get", SERVICES + "Cart/", None, "view_registeredservice"),
     ("get", INVOKE, None, "invoke_handler"),

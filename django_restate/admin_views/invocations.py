@@ -22,6 +22,7 @@ from .base import ModelAdmin, link, live, log, page_links, page_number, render, 
 from .forms import InvocationFilterForm
 from .instances import instance_url
 from .journal import timeline
+from .timeline import rows_html, steps
 
 MANAGE_PERMISSION = "django_restate.manage_invocation"
 #: Restate's invocation actions, and restart as new.
@@ -182,6 +183,8 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
             entries = timeline(rows)
             pk = partitions.parse(rows[0].get("partition_key")) if rows else None
     error = restate.error
+    rows_on_axis = steps(entries, row)
+    times = [t for step in rows_on_axis for t in (step.started, step.ended) if t is not None]
     return render(
         request,
         model_admin,
@@ -191,6 +194,14 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
             "invocation_id": invocation_id,
             "invocation": decorate(row, pk, current_app=request.current_app) if row else None,
             "journal": entries,
+            "steps": rows_on_axis,
+            "timeline_rows": rows_html(
+                rows_on_axis,
+                int((row or {}).get("retry_count") or 0),
+                lambda other: detail_url(other, request.current_app),
+            ),
+            "axis_start": min(times, default=None),
+            "axis_end": max(times, default=None),
             "journal_truncated": len(entries) >= queries.JOURNAL_LIMIT,
             "can_manage": request.user.has_perm(MANAGE_PERMISSION),
             "can_view_state": request.user.has_perm("django_restate.view_state"),
