@@ -155,7 +155,7 @@ def _time(moment: datetime.datetime | None) -> str:
     return timezone.localtime(moment).strftime("%H:%M:%S.%f") if timezone.is_aware(moment) else ""
 
 
-def rows_html(rows: list[Step], retry_count: int, invocation_url: Callable[[str], str]) -> SafeString:
+def rows_html(rows: list[Step], retry_count: int, invocation_url: Callable[[str], str | None]) -> SafeString:
     """The timeline's table rows. Built here rather than in a template loop: a 1,000-entry journal
     renders in a few milliseconds this way, in seconds through the template engine."""
     out: list[str] = []
@@ -172,8 +172,9 @@ def rows_html(rows: list[Step], retry_count: int, invocation_url: Callable[[str]
             what += ' <span class="restate-muted">(notification)</span>'
         if command.invoked_target:
             target = escape(command.invoked_target)
-            if command.invoked_id:
-                target = f'<a href="{escape(invocation_url(command.invoked_id))}">{target}</a>'
+            url = invocation_url(command.invoked_id) if command.invoked_id else None
+            if url:
+                target = f'<a href="{escape(url)}">{target}</a>'
             what += f"<br>calls {target}"
         if step.retrying:
             what += (
