@@ -283,6 +283,11 @@ class Relay:
                 logger.warning("The outbox relay did not stop within %ss; its claims expire by themselves", timeout)
             self._task = None
         self._executor.shutdown(wait=False)
+        # The process is going away: write down what its commits' sends came to (else relays send
+        # those rows again after COMMIT_GRACE, harmlessly but needlessly).
+        from .marks import flush
+
+        await asyncio.get_running_loop().run_in_executor(None, flush, timeout)
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to return after its round (safe from a signal handler)."""
