@@ -1,5 +1,6 @@
 """The README's quickstart runs: its ``shop/tests.py`` passes against its ``shop/restate_services.py``
-and ``shop/views.py``, in a project of their own (pytest in a subprocess, the mock, SQLite).
+and ``shop/views.py``, in a project of their own (pytest in a subprocess, the mock, SQLite). The
+docs' titled ``test_*.py`` examples pass too, against the demo shop with the test settings.
 
 ``tests/test_readme_typing.py`` checks that the same files type-check; this checks that what they
 say happens does.
@@ -54,3 +55,39 @@ def test_readme_quickstart_tests_pass(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout
+
+
+DOC_TESTS = [
+    (page, block)
+    for page in sorted((ROOT / "docs").glob("*.md"))
+    for block in examples(page, titled_only=True)
+    if Path(block.path).name.startswith("test_")
+]
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")), reason="runs on SQLite of its own: the PostgreSQL pass would repeat it"
+)
+def test_docs_test_examples_pass(tmp_path: Path) -> None:
+    """The docs' titled ``test_*.py`` examples are tests of the demo shop: they pass as written."""
+    assert DOC_TESTS, "no titled test_*.py example in docs/: did the fences change?"
+    names = []
+    for page, block in DOC_TESTS:
+        name = f"test_{page.stem.replace('-', '_')}_{Path(block.path).name.removeprefix('test_')}"
+        (tmp_path / name).write_text(block.code)
+        names.append(name)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), *names],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(names)} passed" in result.stdout, result.stdout
