@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 import django
@@ -44,8 +44,10 @@ class RestateEndpoint:
     Django has discovered the handler classes.
     """
 
-    def __init__(self, app: ASGIApp | None = None) -> None:
+    def __init__(self, app: ASGIApp | None = None, services: Iterable[str] | None = None) -> None:
         self._app = app
+        #: The services this endpoint serves, by name; None: ``RESTATE["SERVICES"]``, else all.
+        self.services = None if services is None else list(services)
         self._loops_prepared: set[int] = set()
         install_log_filter()  # the 4xx this endpoint answers for the caller are not this server's errors
 
@@ -54,7 +56,7 @@ class RestateEndpoint:
         if self._app is None:
             from .endpoint import endpoint_app
 
-            self._app = endpoint_app()
+            self._app = endpoint_app(names=self.services)
         return self._app
 
     def prepare_loop(self) -> None:
@@ -163,9 +165,10 @@ def normalise_prefix(prefix: str) -> str:
     return "/" + prefix.strip("/") + "/"
 
 
-def restate_endpoint() -> RestateEndpoint:
-    """The Restate endpoint alone, for projects that compose their own ASGI routing."""
-    return RestateEndpoint()
+def restate_endpoint(services: Iterable[str] | None = None) -> RestateEndpoint:
+    """The Restate endpoint alone, for projects that compose their own ASGI routing. ``services``
+    (names) serves a subset; by default ``RESTATE["SERVICES"]``, else every registered service."""
+    return RestateEndpoint(services=services)
 
 
 def restate_urlpattern(endpoint: RestateEndpoint | None = None) -> Any:
@@ -178,11 +181,12 @@ def restate_urlpattern(endpoint: RestateEndpoint | None = None) -> Any:
     return re_path(rf"^{re.escape(prefix)}", endpoint or restate_endpoint())  # type: ignore[arg-type]
 
 
-def get_asgi_application() -> RestateRouter:
-    """Django's ASGI application with the Restate endpoint mounted under ``ENDPOINT_PATH``.
+def get_asgi_application(services: Iterable[str] | None = None) -> RestateRouter:
+    """Django's ASGI application with the Restate endpoint mounted under ``ENDPOINT_PATH``,
+    serving ``services`` (names; by default ``RESTATE["SERVICES"]``, else all registered).
 
     Like ``django.core.asgi.get_asgi_application``, it sets Django up first, so
     handler classes are discovered before the first request.
     """
     django.setup(set_prefix=False)
-    return RestateRouter(ASGIHandler(), restate_endpoint())  # type: ignore[arg-type]
+    return RestateRouter(ASGIHandler(), restate_endpoint(services))  # type: ignore[arg-type]

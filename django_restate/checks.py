@@ -102,7 +102,40 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 
 @register(Tags.compatibility)
-def check_asgi_mount(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+def check_served_services(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """``RESTATE["SERVICES"]``: None, or a list of registered service names."""
+    return served_problems(restate_settings.SERVICES, "RESTATE['SERVICES']")
+
+
+def served_problems(names: Any, where: str) -> list[Error]:
+    if names is None:
+        return []
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        return [
+            Error(
+                f"{where} must be None or a list of service names, not {names!r}.",
+                hint='Write a list of names as Restate knows them, e.g. ["Cart", "Checkout"] '
+                "(manage.py restate_services lists them).",
+                id="django_restate.E007",
+            )
+        ]
+    known = sorted(s.name for s in registry)
+    problems = []
+    for name in names:
+        if name not in registry:
+            close = difflib.get_close_matches(name, known, n=1)
+            problems.append(
+                Error(
+                    f"{where} names {name!r}, which is not a registered Restate service.",
+                    hint=f"Did you mean {close[0]!r}?" if close else f"Registered: {', '.join(known) or 'none'}.",
+                    id="django_restate.E007",
+                )
+            )
+    return problems
+
+
+@register(Tags.compatibility)
+def check_asgi_mount(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
     from django.utils.module_loading import import_string
 
     from .asgi import RestateEndpoint
@@ -124,13 +157,17 @@ def check_asgi_mount(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
         application = import_string(path)
     except ImportError as exc:
         return [Warning(f"ASGI_APPLICATION {path!r} cannot be imported: {exc}", hint=hint, id="django_restate.W002")]
-    if not any(isinstance(node, RestateEndpoint) for node in walk_asgi(application)):
+    endpoints = [node for node in walk_asgi(application) if isinstance(node, RestateEndpoint)]
+    if not endpoints:
         return [
             Warning(
                 f"ASGI_APPLICATION {path!r} does not mount the Restate endpoint.", hint=hint, id="django_restate.W002"
             )
         ]
-    return []
+    problems: list[Error | Warning] = []
+    for endpoint in endpoints:
+        problems.extend(served_problems(endpoint.services, f"The endpoint in ASGI_APPLICATION {path!r} (services=)"))
+    return problems
 
 
 def walk_asgi(app: Any, depth: int = 0) -> list[Any]:

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 30.0,
     # Force the protocol used at registration: None detects it, "http1" or "http2" force it.
     "PROTOCOL": None,
+    # The services this deployment serves, by Restate name (e.g. ["Cart", "Checkout"]); None serves
+    # every registered one. The endpoint, restate_register, --check, the checks and the admin follow it.
+    "SERVICES": None,
     # The transactional outbox (django_restate.outbox): run a relay inside the ASGI application
     # (started and stopped with its lifespan); False when `manage.py restate_relay` runs elsewhere.
     "OUTBOX_RELAY": True,

@@ -81,6 +81,13 @@ def register(
     )
 
 
+def served_services(names: Iterable[str] | None = None) -> list[ServiceSpec]:
+    """The services this deployment serves: ``names``, else ``RESTATE["SERVICES"]``, else all of the
+    registry. What the endpoint serves, and what ``restate_register --check`` and the admin's drift
+    view compare with Restate."""
+    return registry.served(names)
+
+
 def expected(spec: ServiceSpec) -> dict[str, Any]:
     """What Restate should report for one handler class, in the admin API's terms."""
     return {
@@ -96,12 +103,13 @@ def drift(
 ) -> list[str]:
     """Differences between the code and the server, one readable line each.
 
-    Services the server has but the code does not are reported only when they
-    belong to one of ``deployment_ids`` (this project's deployments): other
-    deployments may serve other teams' services.
+    ``specs`` defaults to :func:`served_services` (a deployment that serves a subset is compared
+    on that subset). Services the server has but ``specs`` lacks are reported only when they
+    belong to one of ``deployment_ids`` (this project's deployments): other deployments may
+    serve other teams' services, or the rest of this project's.
     """
     ours = set(deployment_ids)
-    code = {spec.name: expected(spec) for spec in (registry if specs is None else specs)}
+    code = {spec.name: expected(spec) for spec in (served_services() if specs is None else specs)}
     server = {s["name"]: s for s in server_services}
     lines = []
     for name, want in sorted(code.items()):
@@ -121,7 +129,12 @@ def drift(
             lines.append(f"{name}.{handler_name}: registered with Restate, no longer in the code")
     for name, have in sorted(server.items()):
         if name not in code and have.get("deployment_id") in ours:
-            lines.append(f"{name}: registered from this deployment, no longer in the code")
+            if name in registry:
+                lines.append(
+                    f"{name}: registered from this deployment, which no longer serves it (RESTATE['SERVICES'])"
+                )
+            else:
+                lines.append(f"{name}: registered from this deployment, no longer in the code")
     return lines
 
 

@@ -53,17 +53,21 @@ def serve_sdk_service(service: SDKService, context_managers: Iterable[ContextMan
     return served
 
 
-def build_services(context_managers: Iterable[ContextManagerFactory] = ()) -> list[Any]:
+def build_services(
+    context_managers: Iterable[ContextManagerFactory] = (), names: Iterable[str] | None = None
+) -> list[Any]:
+    """The SDK service objects of the services this deployment serves (:meth:`Registry.served`)."""
     managers = list(context_managers)
-    return [build_service(spec, managers) for spec in registry]
+    return [build_service(spec, managers) for spec in registry.served(names)]
 
 
-def endpoint_app(services: list[Any] | None = None) -> Any:
-    """The bare SDK ASGI app for every registered service, signed when IDENTITY_KEYS is set."""
+def endpoint_app(services: list[Any] | None = None, names: Iterable[str] | None = None) -> Any:
+    """The bare SDK ASGI app for the services this deployment serves (``names``, else
+    ``RESTATE["SERVICES"]``, else all registered), signed when IDENTITY_KEYS is set."""
     if registry.conflicts:
         raise registry.conflicts[0]
     if services is None:
-        services = build_services(invocation_context_managers())
+        services = build_services(invocation_context_managers(), names)
     return restate.app(services, identity_keys=list(restate_settings.IDENTITY_KEYS) or None)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -102,6 +102,18 @@ class Registry:
         if spec.kind != kind:
             raise spec.wrong_kind(via)
         return spec
+
+    def served(self, names: Iterable[str] | None = None) -> list[ServiceSpec]:
+        """The services one deployment serves: ``names``, else ``RESTATE["SERVICES"]``, else every
+        registered service; a name that is not registered is :class:`NotRegistered`."""
+        from .conf import restate_settings
+
+        chosen = restate_settings.SERVICES if names is None else names
+        if chosen is None:
+            return list(self)
+        if isinstance(chosen, str):
+            raise TypeError(f"A list of service names is needed, not the str {chosen!r}: write [{chosen!r}].")
+        return sorted({self.get(name).name: self.get(name) for name in chosen}.values(), key=lambda s: s.name)
 
     def for_method(self, func: Callable[..., Any]) -> tuple[ServiceSpec, HandlerSpec]:
         """The service and handler that a method names: ``Cart.add_item``, or a bound

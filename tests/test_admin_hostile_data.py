@@ -209,4 +209,3 @@ def test_an_ingress_url_with_credentials_is_not_printed_by_the_checks():
     with override_settings(RESTATE={"INGRESS_URL": "ftp://user:hunter2@example.com"}):
         problems = check_settings()
     assert problems and all("hunter2" not in str(p) for p in problems)
-

@@ -46,8 +46,7 @@ PAGES = [
     ("post", DEPLOYMENTS + "register/", {}, "register_deployment"),
 ]
 IDS = [
-    f"{m} {u.split('/admin/django_restate/')[1]} ({'+'.join([p] if isinstance(p, str) else p)})"
-    for m, u, _, p in PAGES
+    f"{m} {u.split('/admin/django_restate/')[1]} ({'+'.join([p] if isinstance(p, str) else p)})" for m, u, _, p in PAGES
 ]
 
 

@@ -73,3 +73,21 @@ def test_settings_are_read_at_use_not_import():
     assert restate_settings.ADMIN_URL != "http://admin.example:1"
     with pytest.raises(AttributeError, match="Invalid RESTATE setting: 'NOPE'"):
         restate_settings.NOPE  # noqa: B018
+
+
+def test_served_services_must_be_registered_names():
+    assert ids(RESTATE={**GOOD, "SERVICES": ["Cart", "Greeter"]}, DEBUG=True) == []
+    with override_settings(RESTATE={**GOOD, "SERVICES": ["Cart", "Chekout"]}, DEBUG=True):
+        [error] = [m for m in run_checks() if m.id == "django_restate.E007"]
+    assert "RESTATE['SERVICES'] names 'Chekout'" in error.msg and error.hint == "Did you mean 'Checkout'?"
+    assert ids(RESTATE={**GOOD, "SERVICES": "Cart"}, DEBUG=True) == ["django_restate.E007"]
+
+
+def test_an_endpoints_own_services_are_checked(monkeypatch):
+    import tests.asgi_apps as apps
+    from django_restate.asgi import RestateRouter, restate_endpoint
+
+    monkeypatch.setattr(apps, "subset_app", RestateRouter(lambda *a: None, restate_endpoint(["Nope"])), raising=False)
+    with override_settings(RESTATE=GOOD, DEBUG=True, ASGI_APPLICATION="tests.asgi_apps.subset_app"):
+        [error] = [m for m in run_checks() if m.id == "django_restate.E007"]
+    assert "(services=) names 'Nope'" in error.msg

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from ..deployments import drift, our_deployment_ids
+from ..deployments import drift, our_deployment_ids, served_services
 from ..registry import registry
 from .base import ModelAdmin, live, render, require
 
@@ -40,10 +40,10 @@ def service_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRespo
         }
         for service in services
     ]
-    # Services the code defines but Restate does not know yet.
+    # Services this deployment serves but Restate does not know yet.
     missing = [
         {"name": spec.name, "ty": spec.sdk_type, "drift": differences.get(spec.name, [])}
-        for spec in registry
+        for spec in served_services()
         if spec.name not in registered
     ]
     return render(

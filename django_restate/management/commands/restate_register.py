@@ -11,7 +11,8 @@ from django_restate._http import redact_url
 from django_restate.admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable
 from django_restate.checks import is_http_url
 from django_restate.conf import DEFAULTS, restate_settings
-from django_restate.deployments import DeploymentUnreachable, drift, our_deployment_ids, register
+from django_restate.deployments import DeploymentUnreachable, drift, our_deployment_ids, register, served_services
+from django_restate.registry import NotRegistered
 
 
 def header(value: str) -> tuple[str, str]:
@@ -38,6 +39,12 @@ class Command(BaseCommand):
             "--check",
             action="store_true",
             help="Register nothing; exit 1 when Restate's services and handlers differ from the code.",
+        )
+        parser.add_argument(
+            "--services",
+            type=lambda value: [n.strip() for n in value.split(",") if n.strip()],
+            metavar="NAME,NAME",
+            help="The services the deployment at the URL serves (default: RESTATE['SERVICES'], else all).",
         )
         parser.add_argument(
             "-H",
@@ -68,10 +75,14 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"The {what} {redact_url(value)!r} is not an http(s) URL; give a full URL such as {example}."
                 )
+        try:
+            served = served_services(options["services"])
+        except (NotRegistered, TypeError) as exc:
+            raise CommandError(str(exc)) from None
         with AdminAPI(admin_url, headers=dict(options["header"])) as admin:
             try:
                 if options["check"]:
-                    self.check_drift(admin, url)
+                    self.check_drift(admin, url, served)
                     return
                 result = register(
                     admin,
@@ -90,9 +101,18 @@ class Command(BaseCommand):
             for handler in service.get("handlers", []):
                 kind = f" [{handler['ty']}]" if handler.get("ty") else ""
                 self.stdout.write(f"    {handler['name']}{kind}")
+        discovered = {s["name"] for s in result.services}
+        expected = {s.name for s in served}
+        if discovered != expected:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"The endpoint serves {', '.join(sorted(discovered)) or 'nothing'}, but this project expects "
+                    f"{', '.join(sorted(expected)) or 'nothing'} there (RESTATE['SERVICES'] or --services)."
+                )
+            )
 
-    def check_drift(self, admin: AdminAPI, url: str) -> None:
-        lines = drift(admin.services(), deployment_ids=our_deployment_ids(admin, url))
+    def check_drift(self, admin: AdminAPI, url: str, served: list[Any]) -> None:
+        lines = drift(admin.services(), served, deployment_ids=our_deployment_ids(admin, url))
         if lines:
             for line in lines:
                 self.stderr.write(f"  {line}")
