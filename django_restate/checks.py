@@ -29,14 +29,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
         ]
     problems: list[Error | Warning] = []
     for key in restate_settings.unknown_keys():
-        close = difflib.get_close_matches(key, DEFAULTS, n=1)
-        problems.append(
-            Error(
-                f"Unknown key RESTATE[{key!r}].",
-                hint=f"Did you mean {close[0]!r}?" if close else f"Valid keys: {', '.join(sorted(DEFAULTS))}.",
-                id="django_restate.E002",
-            )
-        )
+        hint = did_you_mean(key, sorted(DEFAULTS), "Valid keys")
+        problems.append(Error(f"Unknown key RESTATE[{key!r}].", hint=hint, id="django_restate.E002"))
     for key in URL_KEYS:
         value = restate_settings.as_dict()[key]
         if not is_http_url(value):
@@ -120,18 +114,21 @@ def served_problems(names: Any, where: str) -> list[Error]:
             )
         ]
     known = sorted(s.name for s in registry)
-    problems = []
-    for name in names:
-        if name not in registry:
-            close = difflib.get_close_matches(name, known, n=1)
-            problems.append(
-                Error(
-                    f"{where} names {name!r}, which is not a registered Restate service.",
-                    hint=f"Did you mean {close[0]!r}?" if close else f"Registered: {', '.join(known) or 'none'}.",
-                    id="django_restate.E007",
-                )
-            )
-    return problems
+    return [
+        Error(
+            f"{where} names {name!r}, which is not a registered Restate service.",
+            hint=did_you_mean(name, known, "Registered"),
+            id="django_restate.E007",
+        )
+        for name in names
+        if name not in registry
+    ]
+
+
+def did_you_mean(word: str, choices: list[str], listed: str) -> str:
+    """ "Did you mean 'X'?" for the closest choice, else all of them after ``listed``."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"Did you mean {close[0]!r}?" if close else f"{listed}: {', '.join(choices) or 'none'}."
 
 
 @register(Tags.compatibility)
