@@ -13,6 +13,7 @@ from functools import update_wrapper
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
@@ -102,6 +103,49 @@ class DeploymentAdmin(RestatePageAdmin):
 
 
 admin.site.register(OutboxMessage, OutboxAdmin)
+
+class RestateObjectMixin(ModelAdmin):
+    """Show, on a model's change page, the Virtual Object or Workflow the row belongs to::
+
+        @admin.register(Order)
+        class OrderAdmin(RestateObjectMixin, admin.ModelAdmin):
+            restate_object = Checkout          # the class, or its service name
+            restate_key = "order_id"           # a field of the row, or a callable(obj) -> key
+
+    The page then shows the object's state, a workflow's promises, its recent invocations, links
+    to the Restate pages, and the invoke form for each handler with the key filled in; each part
+    only to users with the matching Restate permission.
+    """
+
+    restate_object: Any = None
+    restate_key: str | Callable[[Any], str] = "pk"
+    change_form_template = "admin/django_restate/restate_object_change_form.html"
+
+    def restate_service_name(self) -> str:
+        if isinstance(self.restate_object, str):
+            return self.restate_object
+        if self.restate_object is None:
+            raise ImproperlyConfigured(f"{type(self).__name__}.restate_object names no Restate class or service.")
+        from .registry import registry
+
+        return registry.get(self.restate_object).name
+
+    def restate_key_of(self, obj: Any) -> str:
+        key = self.restate_key
+        return str(key(obj) if callable(key) else getattr(obj, key))
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        from .admin_views.linked import restate_object
+
+        request.current_app = self.admin_site.name  # links stay within the site serving the page
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if obj is not None:
+            context["restate_object"] = restate_object(request, self.restate_service_name(), self.restate_key_of(obj))
+        return super().change_view(request, object_id, form_url, context)
+
 
 #: Every Restate page, by the model it hangs off (placeholders, and the outbox's real table).
 PAGES: dict[type[Any], type[ModelAdmin]] = {
