@@ -4,15 +4,18 @@ django-tasks backport documents for a backend (modelled on its dummy and immedia
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
+from django_restate.outbox.models import OutboxMessage
 from django_restate.tasks import RestateBackend
 from django_restate.tasks.compat import (
     InvalidTask,
@@ -22,6 +25,7 @@ from django_restate.tasks.compat import (
     task_backends,
     task_enqueued,
 )
+from django_restate.testing.server import free_port
 from tests.tasks_app import tasks
 from tests.tasks_app.models import TaskEffect
 
@@ -189,9 +193,26 @@ def test_enqueued_signal(live):
 def test_enqueue_in_a_transaction_waits_for_the_commit(live):
     with transaction.atomic():
         result = tasks.record.enqueue("committed")
-        with pytest.raises(TaskResultDoesNotExist):
-            task_backends["default"].get_result(result.id)
+        # Only this transaction knows of it (its outbox row); Restate has not been told yet.
+        assert task_backends["default"].get_result(result.id).status == TaskResultStatus.READY
+        assert OutboxMessage.objects.filter(key=result.id, handler="run").exists()
     assert wait_finished(result).return_value == "committed"
+
+
+def test_enqueued_while_restate_is_down_is_kept_and_run_later(live):
+    """The commit succeeds with Restate unreachable; the task waits in the outbox (READY) until a
+    relay delivers it."""
+    from django.conf import settings
+
+    down = {**settings.RESTATE, "INGRESS_URL": f"http://127.0.0.1:{free_port()}"}
+    with override_settings(RESTATE=down):
+        with transaction.atomic():
+            result = tasks.record.enqueue("while-down")
+        assert task_backends["default"].get_result(result.id).status == TaskResultStatus.READY
+    assert OutboxMessage.objects.get(key=result.id).status == OutboxMessage.Status.PENDING
+    call_command("restate_relay", "--once", stdout=io.StringIO())
+    assert wait_finished(result).return_value == "while-down"
+    assert TaskEffect.objects.filter(tag="while-down").count() == 1
 
 
 def test_enqueue_in_a_rolled_back_transaction_never_runs(live):
@@ -201,6 +222,7 @@ def test_enqueue_in_a_rolled_back_transaction_never_runs(live):
     with pytest.raises(Rollback), transaction.atomic():
         result = tasks.record.enqueue("rolled-back")
         raise Rollback
+    assert not OutboxMessage.objects.filter(key=result.id).exists()
     time.sleep(0.5)
     with pytest.raises(TaskResultDoesNotExist):
         task_backends["default"].get_result(result.id)

@@ -21,10 +21,13 @@ state, read through its shared handler from any process.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -35,9 +38,10 @@ from django.utils.module_loading import import_string
 from typing_extensions import ParamSpec
 
 from ..client import client
-from ..exceptions import InvocationNotReady
+from ..exceptions import IngressError, IngressUnreachable, InvocationNotReady
+from ..registry import registry
 from .compat import BaseTaskBackend, Task, TaskResult, TaskResultDoesNotExist, TaskResultStatus, task_enqueued
-from .results import Job, RetryPolicy, TaskState, timestamp, to_result
+from .results import ErrorRecord, Job, RetryPolicy, TaskState, new_state, timestamp, to_result
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -134,31 +138,76 @@ class RestateBackend(BaseTaskBackend):
     # -- results ------------------------------------------------------------------------------
 
     def get_result(self, result_id: str) -> TaskResult[Any, Any]:
-        """The task's result as its workflow last recorded it, from any process."""
+        """The task's result as its workflow last recorded it, from any process.
+
+        A task enqueued in a transaction that Restate has not received yet (it was down at the
+        commit; the outbox's relay will send it) is READY, read from its outbox row.
+        """
         workflow = client.workflow(_service(), result_id) if result_id else None
         deadline = time.monotonic() + START_WAIT
         while workflow is not None:
-            state: TaskState | None = workflow.result()
+            try:
+                state: TaskState | None = workflow.result()
+            except IngressUnreachable:
+                state = self._from_outbox(result_id)
+                if state is None:
+                    raise
             if state is not None:
                 return to_result(state)
             if not _accepted(workflow) or time.monotonic() > deadline:
                 break
             time.sleep(0.02)
-        raise TaskResultDoesNotExist(result_id)
+        state = self._from_outbox(result_id) if result_id else None
+        if state is None:
+            raise TaskResultDoesNotExist(result_id)
+        return to_result(state)
 
     async def aget_result(self, result_id: str) -> TaskResult[Any, Any]:
-        import asyncio
-
+        """The async twin of :meth:`get_result`."""
         workflow = client.workflow(_service(), result_id) if result_id else None
         deadline = time.monotonic() + START_WAIT
+        from_outbox = sync_to_async(self._from_outbox)
         while workflow is not None:
-            state: TaskState | None = await workflow.result.acall()
+            try:
+                state: TaskState | None = await workflow.result.acall()
+            except IngressUnreachable:
+                state = await from_outbox(result_id)
+                if state is None:
+                    raise
             if state is not None:
                 return to_result(state)
             if not await _aaccepted(workflow) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.02)
-        raise TaskResultDoesNotExist(result_id)
+        state = await from_outbox(result_id) if result_id else None
+        if state is None:
+            raise TaskResultDoesNotExist(result_id)
+        return to_result(state)
+
+    def _from_outbox(self, result_id: str) -> TaskState | None:
+        """The state of a task whose start is still in the outbox: READY while it waits there,
+        FAILED if Restate refused it (the row's error says why)."""
+        from ..outbox.models import OutboxMessage
+
+        row = (
+            OutboxMessage.objects.using(self.database)
+            .filter(service=registry.get(_service()).name, key=result_id, handler="run")
+            .exclude(status=OutboxMessage.Status.DELIVERED)
+            .order_by("-pk")
+            .first()
+        )
+        if row is None or row.body is None:
+            return None
+        state = new_state(json.loads(bytes(row.body)))
+        if row.status == OutboxMessage.Status.FAILED:
+            state["status"] = TaskResultStatus.FAILED.value
+            state["errors"].append(
+                ErrorRecord(
+                    exception_class_path=f"{IngressError.__module__}.{IngressError.__qualname__}",
+                    traceback=f"Restate refused to start the task: {row.last_error}",
+                )
+            )
+        return state
 
     # -- checks -------------------------------------------------------------------------------
 
