@@ -49,12 +49,16 @@ T = TypeVar("T")
 # thread that connects, emptied by :func:`close_stale_connections` once that thread holds none.
 # It lets an invocation skip the two hops to asgiref's thread-sensitive thread when nothing
 # there can be stale, which is most of an invocation's overhead for handlers without async ORM.
+# StepExecutor threads are left out: they tidy their own connections around every action, so a
+# step that keeps its connection (CONN_MAX_AGE > 0) does not cost every later invocation the hops.
 _threads_with_connections: set[int] = set()
+STEP_THREAD_PREFIX = "restate-step"
 
 
 @receiver(connection_created)
 def _remember_connecting_thread(**kwargs: Any) -> None:
-    _threads_with_connections.add(threading.get_ident())
+    if not threading.current_thread().name.startswith(STEP_THREAD_PREFIX):
+        _threads_with_connections.add(threading.get_ident())
 
 
 def close_stale_connections() -> None:
@@ -106,7 +110,7 @@ def prepare_loop(loop: asyncio.AbstractEventLoop) -> None:
         if _prepared_loop_ids.get(id(loop)) is loop:
             return
         _prepared_loop_ids[id(loop)] = loop
-    loop.set_default_executor(StepExecutor(thread_name_prefix="restate-step"))
+    loop.set_default_executor(StepExecutor(thread_name_prefix=STEP_THREAD_PREFIX))
 
 
 @asynccontextmanager
