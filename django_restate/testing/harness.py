@@ -501,6 +501,8 @@ class MockTransport:
         return Accepted(invocation_id, "Accepted" if len(engine.invocations) > known else "PreviouslyAccepted")
 
     async def asend(self, request: Request) -> Accepted:
+        if _sync_caller_waits():  # the test's connection (and its on-commit queue) lives in that thread
+            return await sync_to_async(self.send, thread_sensitive=True)(request)
         return self.send(request)  # queues only: nothing runs until the test drains
 
     def send_on_commit(self, request: Request, using: str | None) -> MockPending:
@@ -565,6 +567,8 @@ class MockTransport:
         return _outcome(inv, inv.output, address.target)
 
     async def aoutput(self, address: Address) -> bytes:
+        if _sync_caller_waits():
+            return await sync_to_async(self.output, thread_sensitive=True)(address)
         return self.output(address)
 
     def _find(self, address: Address) -> Invocation:
