@@ -199,7 +199,9 @@ def rows_html(rows: list[Step], retry_count: int, invocation_url: Callable[[str]
                 )
         if parts:
             opened = " open" if failed or step.retrying else ""
-            details = f"<details{opened}><summary>{escape(command.summary)}</summary>{''.join(parts)}</details>"
+            one_line = command.details and "\n" not in command.details and not step.completions
+            summary = command.details[:120] if one_line else command.summary
+            details = f"<details{opened}><summary>{escape(summary)}</summary>{''.join(parts)}</details>"
         out.append(
             f'<tr class="{classes}" data-index="{command.index}"><td>{command.index}</td><td>{what}</td>'
             f"<td>{_time(step.started)}</td><td>{step.duration_text}</td><td>{bar}</td><td>{details}</td></tr>"
