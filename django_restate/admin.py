@@ -90,6 +90,7 @@ class InvocationAdmin(RestatePageAdmin):
         ("", invocations.invocation_list, "changelist"),
         ("actions/", invocations.bulk_action, "bulk_action"),
         ("<str:invocation_id>/", invocations.invocation_detail, "detail"),
+        ("<str:invocation_id>/journal/<int:index>/", invocations.journal_entry_download, "journal_entry"),
         ("<str:invocation_id>/<str:action>/", invocations.invocation_action, "action"),
     ]
 

@@ -36,6 +36,23 @@ DEFAULTS: dict[str, Any] = {
     # The services this deployment serves, by Restate name (e.g. ["Cart", "Checkout"]); None serves
     # every registered one. The endpoint, restate_register, --check, the checks and the admin follow it.
     "SERVICES": None,
+    # Header names (or fnmatch patterns, case-insensitive) whose values the admin never shows in a
+    # journal; the names in ADMIN_HEADERS, INGRESS_HEADERS and DEPLOYMENT_HEADERS are redacted too.
+    "REDACT_HEADERS": [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "*api-key*",
+        "*apikey*",
+        "*token*",
+        "*secret*",
+        "*password*",
+        "*session*",
+        "*signature*",
+        "*credential*",
+        "x-auth*",
+    ],
     # The transactional outbox (django_restate.outbox): run a relay inside the ASGI application
     # (started and stopped with its lifespan); False when `manage.py restate_relay` runs elsewhere.
     "OUTBOX_RELAY": True,

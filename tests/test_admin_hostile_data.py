@@ -11,6 +11,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from urllib.parse import quote as urlquote
 
+import httpx
 import pytest
 from django.test import override_settings
 
@@ -209,3 +210,47 @@ def test_an_ingress_url_with_credentials_is_not_printed_by_the_checks():
     with override_settings(RESTATE={"INGRESS_URL": "ftp://user:hunter2@example.com"}):
         problems = check_settings()
     assert problems and all("hunter2" not in str(p) for p in problems)
+
+
+def test_credential_headers_in_a_journal_are_redacted(notebooks):
+    key = notebooks.key("secret")
+    headers = {"Authorization": "Bearer hunter2", "Cookie": "sid=s3cr3t", "X-Api-Key": "k3y", "X-Trace": "visible"}
+    response = httpx.post(
+        f"{notebooks.live.ingress_url}/{SERVICE}/{key}/write", json={"a": 1}, headers=headers, timeout=30
+    )
+    response.raise_for_status()
+    [row] = notebooks.api.query(f"SELECT id FROM sys_invocation WHERE target_service_key = '{key}'")
+    page = notebooks.client.get(f"{INVOCATIONS}{row['id']}/")
+    html = page.content.decode()
+    for secret in ("hunter2", "s3cr3t", "k3y"):
+        assert secret not in html
+    assert "visible" in html and html.count("redacted") >= 3
+
+
+def test_a_redacted_header_list_is_configurable(notebooks):
+    key = notebooks.key("custom")
+    httpx.post(
+        f"{notebooks.live.ingress_url}/{SERVICE}/{key}/write", json={"a": 1}, headers={"X-Trace": "t0ken"}, timeout=30
+    ).raise_for_status()
+    [row] = notebooks.api.query(f"SELECT id FROM sys_invocation WHERE target_service_key = '{key}'")
+    with override_settings(RESTATE={**notebooks.live.settings(), "REDACT_HEADERS": ["x-trace"]}):
+        html = notebooks.client.get(f"{INVOCATIONS}{row['id']}/").content.decode()
+    assert "t0ken" not in html and "redacted" in html
+
+
+def test_a_huge_payload_is_capped_on_the_journal_page_and_downloadable(notebooks):
+    key = notebooks.key("huge")
+    big = "x" * 2**20  # its journal entry spells the bytes as numbers: about 5 MB of entry_json
+    notebooks.call(key, "write", {"big": big})
+    [row] = notebooks.api.query(f"SELECT id FROM sys_invocation WHERE target_service_key = '{key}'")
+    page = notebooks.client.get(f"{INVOCATIONS}{row['id']}/")
+    assert page.status_code == 200
+    assert len(page.content) < 2**18
+    html = page.content.decode()
+    assert "too large to show" in html
+    capped = [e for e in page.context["journal"] if e.truncated]
+    assert [e.entry_type for e in capped] == ["Command: Input", "Command: SetState"]
+    entry = capped[0]
+    full = notebooks.client.get(entry.download_url)
+    assert full.status_code == 200 and "attachment" in full["content-disposition"]
+    assert big in b"".join(full.streaming_content if full.streaming else [full.content]).decode()

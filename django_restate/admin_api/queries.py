@@ -23,12 +23,15 @@ from ..exceptions import AdminAPIError
 from ..state import DecodedValue, column_bytes, decode_value, entries_from_rows
 from . import partitions
 from .client import AdminAPI
+from .redaction import redact_entry_json
 from .sql import quote
 
 PER_PAGE = 50
 #: Restate invocation ids: inv_ and base62.
 INVOCATION_ID = re.compile(r"^inv_[0-9A-Za-z]{10,64}$")
 JOURNAL_LIMIT = 1000
+#: Journal entries longer than this (characters of ``entry_json``) stay on the server until asked for.
+ENTRY_CAP = 64 * 1024
 
 #: Values of ``sys_invocation.status``, plus two that split "completed" by its result.
 INVOCATION_STATUSES = (
@@ -95,7 +98,8 @@ class JournalRow(TypedDict, total=False):
     invoked_target: str | None
     sleep_wakeup_at: str | None
     promise_name: str | None
-    entry_json: str | None
+    entry_json: str | None  # None when longer than the reader's cap: see entry_json_length
+    entry_json_length: int | None
     appended_at: str | None
 
 
@@ -339,18 +343,35 @@ def invocation(api: AdminAPI, invocation_id: str) -> InvocationRow | None:
     return _invocation_row(rows[0]) if rows else None
 
 
-def journal(api: AdminAPI, invocation_id: str, limit: int = JOURNAL_LIMIT) -> list[JournalRow]:
+def journal(
+    api: AdminAPI, invocation_id: str, limit: int = JOURNAL_LIMIT, cap: int | None = None
+) -> list[JournalRow]:
     """The journal entries of one invocation, oldest first (the raw bytes column is left out).
 
-    Their ``partition_key`` is the target object's, which lets the state page skip a full scan.
+    ``entry_json`` longer than ``cap`` characters (default :data:`ENTRY_CAP`) is left on the
+    server: the row says how long it is (``entry_json_length``) and :func:`journal_entry` reads
+    it alone, so a 30 MB payload never reaches a page. Recorded credential headers are redacted
+    (:mod:`.redaction`). Their ``partition_key`` is the target object's, which lets the state
+    page skip a full scan.
     """
+    cap = ENTRY_CAP if cap is None else cap
     rows = api.query(
         "SELECT partition_key, index, entry_type, name, completed, invoked_id, invoked_target, sleep_wakeup_at, "
-        "promise_name, "
-        f"entry_json, appended_at FROM sys_journal WHERE id = {quote(invocation_id)} "
-        f"ORDER BY index LIMIT {quote(limit)}"
+        f"promise_name, CASE WHEN character_length(entry_json) <= {quote(cap)} THEN entry_json END AS entry_json, "
+        "character_length(entry_json) AS entry_json_length, appended_at "
+        f"FROM sys_journal WHERE id = {quote(invocation_id)} ORDER BY index LIMIT {quote(limit)}"
     )
+    for row in rows:
+        row["entry_json"] = redact_entry_json(row.get("entry_json"))
     return [cast(JournalRow, row) for row in rows]
+
+
+def journal_entry(api: AdminAPI, invocation_id: str, index: int) -> str | None:
+    """One journal entry's whole ``entry_json`` (credential headers redacted), or None if there is none."""
+    rows = api.query(
+        f"SELECT entry_json FROM sys_journal WHERE id = {quote(invocation_id)} AND index = {quote(index)}"
+    )
+    return redact_entry_json(rows[0].get("entry_json")) if rows else None
 
 
 # -- values that come back ---------------------------------------------------------------------

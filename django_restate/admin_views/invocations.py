@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, DELETION
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +21,7 @@ from ..models import Invocation
 from .base import ModelAdmin, link, live, log, page_links, page_number, render, require, safe_next
 from .forms import InvocationFilterForm
 from .instances import instance_url
-from .journal import timeline
+from .journal import parse_entry, readable, timeline
 from .timeline import rows_html, steps
 
 MANAGE_PERMISSION = "django_restate.manage_invocation"
@@ -180,7 +180,7 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
         row = queries.invocation(restate.api, invocation_id)
         if row is not None:
             rows = queries.journal(restate.api, invocation_id)
-            entries = timeline(rows)
+            entries = timeline(rows, lambda index: entry_url(invocation_id, index, request.current_app))
             pk = partitions.parse(rows[0].get("partition_key")) if rows else None
     error = restate.error
     rows_on_axis = steps(entries, row)
@@ -209,6 +209,28 @@ def invocation_detail(request: HttpRequest, model_admin: ModelAdmin, invocation_
         },
         status=404 if row is None and error is None else 200,
     )
+
+
+def entry_url(invocation_id: str, index: int, current_app: str | None = None) -> str | None:
+    return link("admin:django_restate_invocation_journal_entry", invocation_id, str(index), current_app=current_app)
+
+
+def journal_entry_download(
+    request: HttpRequest, model_admin: ModelAdmin, invocation_id: str, index: int
+) -> HttpResponse:
+    """One journal entry whole, as a file: the way to read one too large for the page."""
+    require(model_admin.has_view_permission(request))
+    entry = None
+    with live() as restate:
+        entry = queries.journal_entry(restate.api, invocation_id, index)
+    if restate.error:
+        return HttpResponse(restate.error, status=502, content_type="text/plain; charset=utf-8")
+    if entry is None:
+        raise Http404(f"Invocation {invocation_id} has no journal entry {index}.")
+    # As the page would show it: payload bytes decoded (JSON as JSON, text as text).
+    response = HttpResponse(readable(parse_entry(entry)), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{invocation_id}-entry-{index}.json"'
+    return response
 
 
 def invocation_action(request: HttpRequest, model_admin: ModelAdmin, invocation_id: str, action: str) -> HttpResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,9 @@ class TimelineEntry:
     details: str
     #: The entry's fields, bytes decoded (what ``details`` shows), for pairing commands with completions.
     fields: Any = None
+    #: The entry was too large to fetch for the page; ``download_url`` serves it whole.
+    truncated: bool = False
+    download_url: str | None = None
 
     @property
     def is_command(self) -> bool:
@@ -53,13 +56,19 @@ class TimelineEntry:
         return f"{first[:100]} … ({lines})" if first else lines
 
 
-def timeline(rows: Iterable[Mapping[str, Any]]) -> list[TimelineEntry]:
+def timeline(
+    rows: Iterable[Mapping[str, Any]], download_url: Callable[[int], str | None] | None = None
+) -> list[TimelineEntry]:
+    """Readable entries; ``download_url(index)`` links those the reader left on the server as too large."""
     entries = []
     for row in rows:
         fields = parse_entry(row.get("entry_json"))
+        size = row.get("entry_json_length")
+        truncated = row.get("entry_json") is None and isinstance(size, int) and size > 0
+        index = int(row.get("index", 0))
         entries.append(
             TimelineEntry(
-                index=int(row.get("index", 0)),
+                index=index,
                 entry_type=str(row.get("entry_type", "")),
                 name=str(row.get("name") or ""),
                 appended_at=parse_time(row.get("appended_at")),
@@ -68,7 +77,9 @@ def timeline(rows: Iterable[Mapping[str, Any]]) -> list[TimelineEntry]:
                 invoked_target=row.get("invoked_target"),
                 sleep_wakeup_at=parse_time(row.get("sleep_wakeup_at")) or wake_up_time(fields),
                 promise_name=row.get("promise_name"),
-                details=readable(fields),
+                details=f"This entry is too large to show ({size:,} characters)." if truncated else readable(fields),
+                truncated=truncated,
+                download_url=download_url(index) if truncated and download_url else None,
                 fields=fields,
             )
         )

@@ -155,6 +155,14 @@ def _time(moment: datetime.datetime | None) -> str:
     return timezone.localtime(moment).strftime("%H:%M:%S.%f") if timezone.is_aware(moment) else ""
 
 
+def _shown(entry: TimelineEntry) -> str:
+    """An entry's details, and for one too large for the page, the link that downloads it whole."""
+    html = f'<pre class="restate-value">{escape(entry.details)}</pre>'
+    if entry.download_url:
+        html += f'<a href="{escape(entry.download_url)}" class="restate-download">Download the whole entry</a>'
+    return html
+
+
 def rows_html(rows: list[Step], retry_count: int, invocation_url: Callable[[str], str | None]) -> SafeString:
     """The timeline's table rows. Built here rather than in a template loop: a 1,000-entry journal
     renders in a few milliseconds this way, in seconds through the template engine."""
@@ -190,13 +198,10 @@ def rows_html(rows: list[Step], retry_count: int, invocation_url: Callable[[str]
         if command.sleep_wakeup_at:
             bar += f'<span class="restate-muted">until {escape(_time(command.sleep_wakeup_at)[:8])}</span>'
         details = ""
-        parts = [f'<pre class="restate-value">{escape(command.details)}</pre>'] if command.details else []
+        parts = [_shown(command)] if command.details else []
         for done in step.completions:
             if done.details:
-                parts.append(
-                    f'<div class="restate-muted">{escape(done.entry_type)} #{done.index}</div>'
-                    f'<pre class="restate-value">{escape(done.details)}</pre>'
-                )
+                parts.append(f'<div class="restate-muted">{escape(done.entry_type)} #{done.index}</div>{_shown(done)}')
         if parts:
             opened = " open" if failed or step.retrying else ""
             one_line = command.details and "\n" not in command.details and not step.completions
