@@ -7,6 +7,7 @@ bytes that non-Python clients send."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from typing import Any, Literal, Optional, TypedDict
 
@@ -104,3 +105,18 @@ class InteropCounter(VirtualObject):
     async def get(self, ctx: restate.ObjectSharedContext | restate.ObjectContext) -> int:
         """Shared, and also called directly from the exclusive ``add`` (the SDK's spelling)."""
         return await ctx.get("value", type_hint=int) or 0
+
+
+log = logging.getLogger("tests.interop_app")
+
+
+class LoggingCounter(VirtualObject):
+    """Logs around two steps: over HTTP/1.1 Restate re-invokes the handler after each, replaying."""
+
+    async def bump(self, ctx: restate.ObjectContext, tag: str) -> int:
+        log.info("bump %s started", tag)
+        first = await ctx.run_typed("first", lambda: 1)
+        log.info("bump %s after the first step", tag)
+        second = await ctx.run_typed("second", lambda: 2)
+        log.info("bump %s done", tag)
+        return first + second
