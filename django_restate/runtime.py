@@ -51,13 +51,16 @@ T = TypeVar("T")
 # there can be stale, which is most of an invocation's overhead for handlers without async ORM.
 # StepExecutor threads are left out: they tidy their own connections around every action, so a
 # step that keeps its connection (CONN_MAX_AGE > 0) does not cost every later invocation the hops.
+# So are the outbox's threads (its relay's queries, the marks of the sends made at commit), which
+# close their own connections when idle.
 _threads_with_connections: set[int] = set()
 STEP_THREAD_PREFIX = "restate-step"
+SELF_TIDYING_PREFIXES = (STEP_THREAD_PREFIX, "restate-outbox")
 
 
 @receiver(connection_created)
 def _remember_connecting_thread(**kwargs: Any) -> None:
-    if not threading.current_thread().name.startswith(STEP_THREAD_PREFIX):
+    if not threading.current_thread().name.startswith(SELF_TIDYING_PREFIXES):
         _threads_with_connections.add(threading.get_ident())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -406,3 +407,17 @@ def test_the_asgi_lifespan_runs_a_relay(restate_live, restate_down):
     with override_settings(RESTATE={**restate_live.settings(), "OUTBOX_RELAY": True, "OUTBOX_POLL_INTERVAL": 0.05}):
         assert asyncio.run(serve()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert OutboxMessage.objects.get().status == Status.DELIVERED
+
+
+def test_the_outbox_threads_cost_invocations_no_thread_hops(restate_live, relay):
+    """The endpoint closes stale connections of asgiref's thread around each invocation when some
+    thread may hold one; the outbox's threads close their own, so they must not make it hop."""
+    from django_restate import runtime
+    from django_restate.outbox.marks import marker
+
+    with committing():
+        deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
+    asyncio.run(relay.run_once())
+    relay_thread = relay._executor.submit(lambda: threading.get_ident()).result()
+    assert marker._thread is not None
+    assert not {marker._thread.ident, relay_thread} & runtime._threads_with_connections

@@ -171,7 +171,7 @@ class Relay:
         self._poll_interval = poll_interval
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:100]
         # The ORM is sync: the relay's queries run in a thread of their own, with its own connections.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="restate-relay-db")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="restate-outbox-relay")
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_cleanup = 0.0
