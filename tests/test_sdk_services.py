@@ -158,3 +158,24 @@ def test_the_client_calls_them_by_their_stand_in_class(deployment, settings):
     counter = client.object(registry.get("counter").cls, key)
     assert counter.increment(2) == 2
     assert counter.count() == 2
+
+
+@pytest.mark.e2e
+def test_the_client_calls_them_by_name_by_object_and_by_function(deployment):
+    server, _, _ = deployment
+    client = RestateClient(url=server.ingress_url)
+    assert client.service("greeter").greet("Name") == "Hello Name!"
+    assert client.service(sdk.greeter).greet("Object") == "Hello Object!"
+    assert client.call(sdk.greet, "Function") == "Hello Function!"
+    reply = client.service("pydantic_greeter").greet_model(sdk.GreetingRequest(name="Ada"))
+    assert reply == sdk.Greeting(message="Hello Ada!")  # the SDK's own serdes, both ways
+    key = f"n-{uuid.uuid4().hex[:8]}"
+    assert client.object("counter", key).increment(5) == 5
+    assert client.call(sdk.count, key=key) == 5
+    with pytest.raises(TypeError, match=r"counter is a VirtualObject: address it with client.object\(counter, key\)"):
+        client.service("counter")
+
+
+def test_the_mock_addresses_them_by_name(restate_mock):
+    assert restate_mock.service("greeter").greet("Mock") == "Hello Mock!"
+    assert restate_mock.object("counter", "m").increment(1) == 1
