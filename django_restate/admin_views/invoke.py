@@ -25,7 +25,7 @@ from .. import _http
 from ..admin_api import AdminAPI, AdminAPIError
 from ..models import RegisteredService
 from ..state import DecodedValue, decode_value
-from .base import RESTATE_ERRORS, ModelAdmin, banner, log, render, require
+from .base import ModelAdmin, live, log, render, require
 from .forms import MAX_KEY
 from .schema_form import BODY, JSONInputField, input_from, schema_fields
 
@@ -183,11 +183,10 @@ def invoke_handler(request: HttpRequest, model_admin: ModelAdmin, name: str, han
     require(request.user.has_perm(INVOKE_PERMISSION))
     source = request.POST if request.method == "POST" else request.GET
     outcome = None
-    try:
-        with AdminAPI() as api:
-            service, info = handler_info(api, name, handler)
-    except RESTATE_ERRORS as exc:
-        return render(request, model_admin, "invoke.html", f"Invoke {name}/{handler}", {"restate_error": banner(exc)})
+    with live() as restate:
+        service, info = handler_info(restate.api, name, handler)
+    if restate.error:
+        return render(request, model_admin, "invoke.html", f"Invoke {name}/{handler}", {"restate_error": restate.error})
     keyed = service.get("ty") in KEYED
     form = InvokeForm(
         request.POST if request.method == "POST" else None,

@@ -23,7 +23,7 @@ from ..admin_api import AdminAPI, quote
 from ..conf import restate_settings
 from ..deployments import drift, our_deployment_ids
 from ..registry import registry
-from .base import ModelAdmin, live, render, require
+from .base import ModelAdmin, link, live, render, require
 from .invocations import decorate, status_class
 
 #: Statuses that mean "something is wrong and Restate keeps trying (or waits for a person)".
@@ -82,21 +82,22 @@ def overview(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
         failing = [decorate(row, current_app=request.current_app) for row in failing_rows]
     invocations = reverse("admin:django_restate_invocation_changelist", current_app=request.current_app)
 
-    def link(**filters: str) -> str:
+    def filtered(**filters: str) -> str:
         return f"{invocations}?{urlencode(filters)}"
 
     statuses = [
-        {"status": status, "count": n, "url": link(status=status), "class": f"restate-status-{status}"}
+        {"status": status, "count": n, "url": filtered(status=status), "class": f"restate-status-{status}"}
         for status, n in sorted(tallies["per_status"].items(), key=lambda item: -item[1])
     ]
     services = [
         {
             "name": name,
+            "service_url": link("admin:django_restate_registeredservice_detail", name, current_app=request.current_app),
             "counts": counts_of,
-            "url": link(service=name),
+            "url": filtered(service=name),
             "trouble": sum(counts_of.get(s, 0) for s in TROUBLE),
-            "failed_url": link(service=name, status="failed"),
-            "backing_off_url": link(service=name, status="backing-off"),
+            "failed_url": filtered(service=name, status="failed"),
+            "backing_off_url": filtered(service=name, status="backing-off"),
         }
         for name, counts_of in sorted(tallies["per_service"].items())
     ]
@@ -111,7 +112,7 @@ def overview(request: HttpRequest, model_admin: ModelAdmin) -> TemplateResponse:
             "services": services,
             "failing": failing[:FAILING_SHOWN],
             "more_failing": len(failing) > FAILING_SHOWN,
-            "trouble_url": link(status="backing-off"),
+            "trouble_url": filtered(status="backing-off"),
             "health": health,
             "in_code": len(list(registry)),
             "restate_ui": _http.redact_url(restate_settings.ADMIN_URL.rstrip("/") + "/ui/"),
