@@ -109,7 +109,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-RESTATE = {
+RESTATE: dict[str, Any] = {
     "ADMIN_URL": os.environ.get("RESTATE_ADMIN_URL", "http://127.0.0.1:9070"),
     "INGRESS_URL": os.environ.get("RESTATE_INGRESS_URL", "http://127.0.0.1:8080"),
     "DEPLOYMENT_URL": os.environ.get("RESTATE_DEPLOYMENT_URL", "http://127.0.0.1:8000/restate"),
