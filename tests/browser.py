@@ -80,6 +80,30 @@ def element(browser: webdriver.Chrome, css: str, *, url_has: str = "", text: str
     return wait_for(browser, f"{css!r}{f' with {text!r}' if text else ''}{where}", shown)
 
 
+def next_page(browser: webdriver.Chrome, click: str, css: str, *, text: str = "") -> WebElement:
+    """Click the element ``click`` (a CSS selector) and wait for the page it leads to to show ``css``.
+
+    The page being left is marked first, so an element of the same id on the old page (a form
+    that posts back to itself) never counts: the wait is for a new document that shows ``css``.
+    """
+    browser.execute_script("document.documentElement.dataset.restateLeft = 'yes'")
+    browser.find_element(By.CSS_SELECTOR, click).click()
+
+    def arrived(driver: webdriver.Chrome) -> WebElement | None:
+        fresh = driver.execute_script(
+            "return !document.documentElement.dataset.restateLeft && document.readyState === 'complete'"
+        )
+        if not fresh:
+            return None
+        for found in driver.find_elements(By.CSS_SELECTOR, css):
+            if found.is_displayed() and text in found.text:
+                return found
+        return None
+
+    what = f"{css!r}{f' with {text!r}' if text else ''} on the page after clicking {click!r}"
+    return wait_for(browser, what, arrived)
+
+
 def log_in(browser: webdriver.Chrome, base_url: str, username: str, password: str, next_path: str = "/admin/") -> None:
     """Log in through the admin's own login page and wait for the page it leads to."""
     browser.get(f"{base_url}/admin/login/?next={next_path}")

@@ -12,14 +12,13 @@ import uuid
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as shows
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from demo_project.shop.models import Order, Product
 from tests import browser as browsers
 from tests.admin_app import fixtures
-from tests.admin_app.fixtures import wait_for
-from tests.browser import log_in, screenshot
+from tests.admin_app.fixtures import wait_for as eventually
+from tests.browser import element, log_in, next_page, screenshot, wait_for
 
 notebooks = fixtures.notebooks
 browser = browsers.browser
@@ -36,12 +35,12 @@ def admin_browser(live_server, admin_user, browser):
 
 def visit(browser, path: str, element_id: str):
     browser.get(browser.base + path)
-    return WebDriverWait(browser, 30).until(shows.presence_of_element_located((By.ID, element_id)))
+    return element(browser, f"#{element_id}", url_has=path.split("?")[0])
 
 
 def submit_and_wait(browser, button_id: str, element_id: str):
-    browser.find_element(By.ID, button_id).click()
-    return WebDriverWait(browser, 30).until(shows.presence_of_element_located((By.ID, element_id)))
+    """Submit, and wait for the page the form leads to (never the one it was on) to show ``element_id``."""
+    return next_page(browser, f"#{button_id}", f"#{element_id}")
 
 
 def test_invoke_form_with_typed_fields_calls_and_sends(notebooks, admin_browser):
@@ -79,15 +78,15 @@ def test_journal_timeline_and_restart_as_new(notebooks, admin_browser):
     assert admin_browser.find_elements(By.CSS_SELECTOR, "#restate-timeline .restate-bar")
     screenshot(admin_browser, "admin-journal-timeline")
 
-    admin_browser.find_element(By.ID, "restate-action-restart").click()
-    choice = WebDriverWait(admin_browser, 30).until(shows.presence_of_element_located((By.ID, "restate-restart-from")))
+    choice = next_page(admin_browser, "#restate-action-restart", "#restate-restart-from")
     screenshot(admin_browser, "admin-restart-confirm")
     Select(choice).select_by_index(0)  # from the start
-    admin_browser.find_element(By.ID, "restate-confirm").click()
-    WebDriverWait(admin_browser, 30).until(
-        lambda b: f"/invocation/{first}/" not in b.current_url and "/inv_" in b.current_url
+    next_page(admin_browser, "#restate-confirm", "#restate-status")
+    wait_for(
+        admin_browser,
+        "the new invocation's page",
+        lambda b: f"/invocation/{first}/" not in b.current_url and "/inv_" in b.current_url,
     )
-    WebDriverWait(admin_browser, 30).until(shows.presence_of_element_located((By.ID, "restate-status")))
     new_id = admin_browser.current_url.rstrip("/").rsplit("/", 1)[1]
     assert notebooks.wait_for_status(new_id, "completed")["target"] == f"AdminNotebook/{key}/write"
     screenshot(admin_browser, "admin-restarted")
@@ -107,7 +106,7 @@ def test_bulk_action_on_every_invocation_matching_the_filter(notebooks, admin_br
     results = submit_and_wait(admin_browser, "restate-confirm", "restate-results")
     assert len(results.find_elements(By.CSS_SELECTOR, "tbody tr.restate-status-succeeded")) == 3
     screenshot(admin_browser, "admin-bulk-results")
-    wait_for(lambda: all(not notebooks.invocation(i) for i in ids))
+    eventually(lambda: all(not notebooks.invocation(i) for i in ids))
 
 
 def test_overview_shows_what_is_failing(notebooks, admin_browser):
@@ -126,7 +125,7 @@ def test_the_order_page_shows_its_checkout_workflow(notebooks, admin_browser):
     httpx.post(
         f"{notebooks.live.ingress_url}/Checkout/{order_id}/run/send", json={"customer": "ada", "items": {"tea": 1}}
     ).raise_for_status()
-    wait_for(lambda: notebooks.api.query(f"SELECT 1 FROM sys_promise WHERE service_key = '{order_id}'") or None)
+    eventually(lambda: notebooks.api.query(f"SELECT 1 FROM sys_promise WHERE service_key = '{order_id}'") or None)
     order = Order.objects.create(order_id=order_id, customer="ada", total="3.50")
     section = visit(admin_browser, f"/admin/shop/order/{order.pk}/change/", "restate-object")
     assert "approval" in section.find_element(By.ID, "restate-object-promises").text
