@@ -3,13 +3,18 @@ says when the app that runs the tasks is missing, and an attempt's transaction i
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from django.utils import timezone
 
 from django_restate.tasks import RestateBackend, execution
 from django_restate.tasks.backend import DEFAULT_RETRY
+from django_restate.tasks.models import CommittedAttempt
 from django_restate.tasks.restate_services import backoff
 from django_restate.tasks.results import Job, new_state, to_result
 from tests.tasks_app import tasks
@@ -98,3 +103,14 @@ def test_without_atomic_an_attempt_run_again_runs_again(job: Job):
     execution._run_sync(tasks.record, to_result(state), job, 1)
     execution._run_sync(tasks.record, to_result(state), job, 1)
     assert TaskEffect.objects.filter(tag="once").count() == 2
+
+
+@pytest.mark.django_db
+def test_old_committed_attempts_are_pruned(job: Job):
+    old = CommittedAttempt.objects.create(result_id="old", attempt=1, outcome={})
+    CommittedAttempt.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    execution._pruned_at.clear()
+    execution._run_sync(tasks.record, to_result(new_state(job)), job, 1)
+    assert list(CommittedAttempt.objects.values_list("result_id", flat=True)) == [job["id"]]
+    # At most one DELETE per PRUNE_EVERY seconds.
+    assert execution.prune_committed_attempts("default", now=time.monotonic()) == 0

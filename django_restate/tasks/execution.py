@@ -14,9 +14,11 @@ import os
 import socket
 import time
 import traceback
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from restate.exceptions import TerminalError
 
@@ -119,11 +121,34 @@ def _call_atomic(task: Task[Any, Any], result: TaskResult[Any, Any], job: Job, n
         return recorded
     except Exception as exc:  # rolled back: nothing the task wrote is left
         return _failure(exc, terminal=_is_terminal(exc, job))
+    prune_committed_attempts(using)
     return outcome
 
 
 class _CommittedMeanwhile(Exception):
     pass
+
+
+#: How long a CommittedAttempt row is kept: far longer than Restate takes to journal an attempt
+#: that already ran, which is all the row is for.
+KEEP_COMMITTED_ATTEMPTS = timedelta(days=7)
+PRUNE_EVERY = 600.0  # seconds, per process and database
+_pruned_at: dict[str, float] = {}
+
+
+def prune_committed_attempts(using: str, now: float | None = None) -> int:
+    """Delete the rows older than :data:`KEEP_COMMITTED_ATTEMPTS`, at most every ``PRUNE_EVERY``
+    seconds per process (one indexed DELETE), so the table does not grow without bound."""
+    from .models import CommittedAttempt
+
+    now = time.monotonic() if now is None else now
+    last = _pruned_at.get(using)
+    if last is not None and now - last < PRUNE_EVERY:
+        return 0
+    _pruned_at[using] = now
+    cutoff = timezone.now() - KEEP_COMMITTED_ATTEMPTS
+    deleted, _ = CommittedAttempt.objects.using(using).filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def _call(task: Task[Any, Any], result: TaskResult[Any, Any]) -> Any:
