@@ -331,6 +331,16 @@ def test_the_mock_returns_the_clients_own_references(restate_mock, tea):
     assert restate_mock.state(Cart, "alice") == {"items": {"tea": 3}}
     with pytest.raises(TypeError, match="Cart is a VirtualObject: pass its key"):
         restate_mock.call(Cart.add_item, CartItem(sku="tea", quantity=1))
+    # A client of one's own over the mock, and the mock for a block.
+    from django_restate.client import RestateClient
+
+    assert RestateClient(transport=restate_mock).object(Cart, "alice").items() == {"tea": 3}
+    with pytest.raises(TypeError, match="configure HTTP"):
+        RestateClient("http://ingress", transport=restate_mock)
+    other = RestateClient("http://ingress.invalid")
+    with other.using(restate_mock):
+        assert other.object(Cart, "alice").items() == {"tea": 3}
+    assert other.transport is not restate_mock.transport
 
 
 def test_send_on_commit_in_a_test_transaction(restate_mock, tea):

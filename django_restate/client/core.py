@@ -199,7 +199,7 @@ class RestateClient(HandlerCalls):
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
-        transport: Transport | httpx.BaseTransport | None = None,
+        transport: Transport | HasTransport | httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._transport: Transport
@@ -210,7 +210,7 @@ class RestateClient(HandlerCalls):
         else:
             if url is not None or headers is not None or timeout is not None or async_transport is not None:
                 raise TypeError(f"url, headers, timeout and async_transport configure HTTP, not {transport!r}.")
-            self._transport = transport
+            self._transport = transport.transport if isinstance(transport, HasTransport) else transport
         self._using: Transport | None = None
 
     @property
