@@ -111,4 +111,6 @@ def release_stock(items: dict[str, int]) -> None:
 
 
 def place_order(order_id: str, customer: str, total: str) -> None:
-    Order.objects.get_or_create(order_id=order_id, defaults={"customer": customer, "total": Decimal(total)})
+    Order.objects.update_or_create(
+        order_id=order_id, defaults={"customer": customer, "total": Decimal(total), "status": "placed"}
+    )
