@@ -421,3 +421,21 @@ def test_the_outbox_threads_cost_invocations_no_thread_hops(restate_live, relay)
     relay_thread = relay._executor.submit(lambda: threading.get_ident()).result()
     assert marker._thread is not None
     assert not {marker._thread.ident, relay_thread} & runtime._threads_with_connections
+
+
+def test_a_relay_backs_off_while_restate_is_down(restate_live, restate_down):
+    """Rounds 0.5 s, 1 s, 2 s apart while every probe fails: a handful of attempts, not a busy loop."""
+    with committing():
+        pending = deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
+
+    async def run_for(seconds: float) -> None:
+        relay = Relay(poll_interval=0.01)
+        relay.start()
+        await asyncio.sleep(seconds)
+        await relay.stop()
+
+    asyncio.run(run_for(2.5))
+    row = OutboxMessage.objects.get(pk=pending.message_id)
+    # The commit's attempt, then probes at about 0 s, 0.5 s and 1.5 s.
+    assert 3 <= row.attempts <= 5, row.attempts
+    assert row.status == Status.PENDING and "Cannot reach the Restate ingress" in row.last_error
