@@ -32,29 +32,38 @@ USE_TZ = True
 """
 
 
-@pytest.mark.skipif(
+ON_SQLITE_ONLY = pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")), reason="runs on SQLite of its own: the PostgreSQL pass would repeat it"
 )
-def test_readme_quickstart_tests_pass(tmp_path: Path) -> None:
-    written = write_project(tmp_path, examples(ROOT / "README.md"))
-    assert "shop/tests.py" in written, "the quickstart's shop/tests.py example was not found"
-    (tmp_path / "quickstart_settings.py").write_text(SETTINGS)
-    (tmp_path / "quickstart_urls.py").write_text("urlpatterns: list[object] = []\n")
+
+
+def run_pytest(directory: Path, files: list[str], settings: str, *paths: Path) -> str:
+    """pytest on ``files`` in a process of its own, with ``settings``; its output when all of them pass."""
     env = {
         **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-        "DJANGO_SETTINGS_MODULE": "quickstart_settings",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
+        "DJANGO_SETTINGS_MODULE": settings,
+        "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, *paths)),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "shop/tests.py"],
-        cwd=tmp_path,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(directory), *files],
+        cwd=directory,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout
+    return result.stdout
+
+
+@ON_SQLITE_ONLY
+def test_readme_quickstart_tests_pass(tmp_path: Path) -> None:
+    written = write_project(tmp_path, examples(ROOT / "README.md"))
+    assert "shop/tests.py" in written, "the quickstart's shop/tests.py example was not found"
+    (tmp_path / "quickstart_settings.py").write_text(SETTINGS)
+    (tmp_path / "quickstart_urls.py").write_text("urlpatterns: list[object] = []\n")
+    output = run_pytest(tmp_path, ["shop/tests.py"], "quickstart_settings", tmp_path)
+    assert " passed" in output and "failed" not in output, output
 
 
 DOC_TESTS = [
@@ -65,9 +74,7 @@ DOC_TESTS = [
 ]
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("DATABASE_URL")), reason="runs on SQLite of its own: the PostgreSQL pass would repeat it"
-)
+@ON_SQLITE_ONLY
 def test_docs_test_examples_pass(tmp_path: Path) -> None:
     """The docs' titled ``test_*.py`` examples are tests of the demo shop: they pass as written."""
     assert DOC_TESTS, "no titled test_*.py example in docs/: did the fences change?"
@@ -76,18 +83,5 @@ def test_docs_test_examples_pass(tmp_path: Path) -> None:
         name = f"test_{page.stem.replace('-', '_')}_{Path(block.path).name.removeprefix('test_')}"
         (tmp_path / name).write_text(block.code)
         names.append(name)
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PYTHONPATH": str(ROOT),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), *names],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(names)} passed" in result.stdout, result.stdout
+    output = run_pytest(tmp_path, names, "tests.settings")
+    assert f"{len(names)} passed" in output, output
