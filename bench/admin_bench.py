@@ -255,6 +255,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,100000", help="instance counts to measure, ascending")
     parser.add_argument("--repeats", type=int, default=30, help="timed loads per page and size")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent ingress /send requests")
+    parser.add_argument(
+        "--section", default="admin", help="the bench/RESULTS.md section to write (keeps other runs' sections)"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -343,7 +346,9 @@ def report(
         rows.append([name, *cells, f"{results[large][name][0] / results[small][name][0]:.1f}x"])
     made = ", ".join(f"{s:,} in {creation[s]:.0f}s" for s in sizes)
     markdown = (
-        f"## Admin pages (`python -m bench.admin_bench --sizes {args.sizes} --repeats {args.repeats}`)\n\n"
+        f"## Admin pages (`python -m bench.admin_bench --sizes {args.sizes} --repeats {args.repeats}"
+        + (f" --section {args.section}" if args.section != "admin" else "")
+        + "`)\n\n"
         f"Virtual Object instances with two state keys each, created through the real server "
         f"({made}, {args.concurrency} concurrent ingress `/send`). Page = Django view + live `/query` + "
         f"template, logged-in superuser, {args.repeats} loads after 3 warm-ups. Target: the first two rows "
@@ -355,7 +360,7 @@ def report(
         + "\n\n"
         + WHY
     )
-    write_section("admin", markdown)
+    write_section(args.section, markdown)
     print(markdown)
 
 
