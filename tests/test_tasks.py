@@ -15,6 +15,7 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
+from django_restate import outbox
 from django_restate.outbox.models import OutboxMessage
 from django_restate.tasks import RestateBackend
 from django_restate.tasks.compat import (
@@ -209,6 +210,7 @@ def test_enqueued_while_restate_is_down_is_kept_and_run_later(live):
         with transaction.atomic():
             result = tasks.record.enqueue("while-down")
         assert task_backends["default"].get_result(result.id).status == TaskResultStatus.READY
+        assert asyncio.run(task_backends["default"].aget_result(result.id)).status == TaskResultStatus.READY
     assert OutboxMessage.objects.get(key=result.id).status == OutboxMessage.Status.PENDING
     call_command("restate_relay", "--once", stdout=io.StringIO())
     assert wait_finished(result).return_value == "while-down"
@@ -234,3 +236,21 @@ def test_sync_tasks_run_in_a_transaction_unless_atomic_is_off(live):
     options = {"OPTIONS": {"ATOMIC": False}}
     with override_settings(TASKS={"default": {"BACKEND": "django_restate.tasks.RestateBackend", **options}}):
         assert wait_finished(tasks.in_transaction.enqueue()).return_value is False
+
+
+def test_a_start_restate_refused_is_failed(live):
+    """The outbox marks a send Restate refused (a 4xx, e.g. DjangoTask not registered after a
+    deploy) failed, with Restate's message: the task is FAILED, and says why."""
+    from django.conf import settings
+
+    down = {**settings.RESTATE, "INGRESS_URL": f"http://127.0.0.1:{free_port()}"}
+    with override_settings(RESTATE=down), transaction.atomic():
+        result = tasks.noop.enqueue()
+    outbox.flush()  # the fast path's own verdict (pending, to retry) is written down first
+    OutboxMessage.objects.filter(key=result.id).update(
+        status=OutboxMessage.Status.FAILED, last_error="404: service 'DjangoTask' not found"
+    )
+    failed = task_backends["default"].get_result(result.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert failed.errors[0].exception_class.__name__ == "IngressError"
+    assert "service 'DjangoTask' not found" in failed.errors[0].traceback
