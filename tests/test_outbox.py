@@ -439,3 +439,12 @@ def test_a_relay_backs_off_while_restate_is_down(restate_live, restate_down):
     # The commit's attempt, then probes at about 0 s, 0.5 s and 1.5 s.
     assert 3 <= row.attempts <= 5, row.attempts
     assert row.status == Status.PENDING and "Cannot reach the Restate ingress" in row.last_error
+
+
+def test_outside_a_transaction_the_row_is_written_and_sent_at_once(restate_live):
+    tag = unique("tag")
+    pending = deliver().send_on_commit(Letter(tag=tag, ticket_id=0))  # autocommit: like on_commit, at once
+    assert pending.handle is not None and pending.handle.status == "Accepted"
+    assert flush()
+    assert OutboxMessage.objects.get(pk=pending.message_id).status == Status.DELIVERED
+    wait_for_deliveries(tag)
