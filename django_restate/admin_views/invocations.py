@@ -98,11 +98,15 @@ def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
     require(model_admin.has_view_permission(request))
     page = None
     services: list[str] = []
+    count = None
     with live() as restate:
         services = [s["name"] for s in restate.api.services()]
         form = InvocationFilterForm(request.GET, services)
         if form.is_valid():
-            page = queries.invocations(restate.api, form.filters(), page_number(request))
+            filters = form.filters()
+            page = queries.invocations(restate.api, filters, page_number(request))
+            if filters.key is not None:  # one object's invocations: one partition, so counting is cheap
+                count = queries.count_matching(restate.api, filters)
     if restate.error:
         form = InvocationFilterForm(request.GET, services)
     rows = [decorate(row, current_app=request.current_app) for row in (page.rows if page else [])]
@@ -114,6 +118,7 @@ def invocation_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
         "can_manage": request.user.has_perm(MANAGE_PERMISSION),
         "here": request.get_full_path(),
         "filter_query": filter_query(request.GET),
+        "count": count,
         "restate_error": restate.error,
     }
     if page is not None:
