@@ -32,6 +32,10 @@ strict = True
 warn_unreachable = True
 show_error_codes = True
 cache_dir = {cache}
+plugins = mypy_django_plugin.main
+
+[mypy.plugins.django-stubs]
+django_settings_module = "tests.settings"
 
 [mypy-django_restate.*]
 follow_imports = silent
@@ -72,7 +76,9 @@ def write_project(directory: Path, blocks: list[Example]) -> dict[str, Example]:
 def run_mypy(directory: Path, files: list[str]) -> subprocess.CompletedProcess[str]:
     cache = ROOT / ".mypy_cache" / "examples"
     (directory / "mypy.ini").write_text(MYPY_INI.format(cache=cache))
-    env = {**os.environ, "MYPYPATH": str(ROOT)}
+    # The django-stubs plugin, as a project would run it: it sets Django up with the test settings
+    # (the demo shop's models, so that examples using them get their field types).
+    env = {**os.environ, "MYPYPATH": str(ROOT), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", *files],
         cwd=directory,
