@@ -81,6 +81,7 @@ class StateAdmin(RestatePageAdmin):
     pages = [
         ("", instances.instance_list, "changelist"),
         ("instance/", instances.instance_detail, "instance"),
+        ("instance/value/", instances.value_download, "value"),
     ]
 
 

@@ -99,6 +99,9 @@ class StateEntry:
 
     key: str
     value: bytes
+    #: The value's size when it was too large to fetch for the page (``value`` is empty then).
+    too_large: int = 0
+    download_url: str | None = None
 
     @cached_property
     def decoded(self) -> DecodedValue:
@@ -154,6 +157,22 @@ def state_version(entries: Mapping[str, bytes]) -> str:
     for index, (key, value) in enumerate(items):
         digest.update(index.to_bytes(8, "big") + b"\x01" + key + b"\x02" + value + b"\x03")
     return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+
+
+#: A page that left large values on the server carries this version instead of Restate's.
+DIGEST_PREFIX = "sha256:"
+
+
+def digest_version_of_digests(digests: Mapping[str, str]) -> str:
+    """A version of a state from the SHA-256 (hex) of each value, which ``/query`` computes
+    without sending the values: equal for equal states, like Restate's own."""
+    text = "".join(f"{len(k)}:{k}={digests[k].lower()};" for k in sorted(digests))
+    return DIGEST_PREFIX + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def digest_version(state: Mapping[str, bytes]) -> str:
+    """:func:`digest_version_of_digests` of a state read whole."""
+    return digest_version_of_digests({k: hashlib.sha256(v).hexdigest() for k, v in state.items()})
 
 
 def entries_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, bytes]:

@@ -129,7 +129,8 @@ def test_every_state_key_can_be_edited_and_deleted(notebooks, state_key):
     notebooks.write(key, **{state_key: 1, "other": 2})
     forms = forms_on(notebooks, key)
     edit = {**forms[f"edit:{key_ref(state_key)}"], "value": "5", "encoding": "json"}
-    assert notebooks.client.post(notebooks.instance_url(key), as_browser_sends(edit)).status_code == 302
+    saved = notebooks.client.post(notebooks.instance_url(key), as_browser_sends(edit))
+    assert saved.status_code == 302, ([str(m) for m in saved.context["messages"]], saved.context["form"].errors)
     assert notebooks.state(key) == {state_key: b"5", "other": b"2"}
     delete = forms_on(notebooks, key)[f"delete:{key_ref(state_key)}"]
     assert notebooks.client.post(notebooks.instance_url(key), delete).status_code == 302
@@ -254,3 +255,30 @@ def test_a_huge_payload_is_capped_on_the_journal_page_and_downloadable(notebooks
     full = notebooks.client.get(entry.download_url)
     assert full.status_code == 200 and "attachment" in full["content-disposition"]
     assert big in b"".join(full.streaming_content if full.streaming else [full.content]).decode()
+
+
+def test_a_huge_state_value_is_capped_on_the_instance_page_and_kept_byte_exact(notebooks):
+    key = notebooks.key("hugestate")
+    big = b"y" * 2**18  # four times VALUE_CAP
+    notebooks.write_bytes(key, big=big, small=b"1")
+    page = notebooks.client.get(notebooks.instance_url(key))
+    assert page.status_code == 200 and len(page.content) < 2**18
+    assert "too large to show" in page.content.decode()
+    [capped] = [e for e in page.context["entries"] if e.too_large]
+    assert (capped.key, capped.too_large) == ("big", len(big))
+    # Its download is the value whole.
+    download = notebooks.client.get(capped.download_url)
+    assert download.status_code == 200 and download.content == big
+    # Editing another key on that page lands and leaves the large value's bytes as they were.
+    forms = forms_on(notebooks, key)
+    assert f"edit:{key_ref('big')}" not in forms
+    edit = {**forms[f"edit:{key_ref('small')}"], "value": "2"}
+    assert edit["version"].startswith("sha256:")
+    saved = notebooks.client.post(notebooks.instance_url(key), as_browser_sends(edit))
+    assert saved.status_code == 302, ([str(m) for m in saved.context["messages"]], saved.context["form"].errors)
+    assert notebooks.state(key) == {"big": big, "small": b"2"}
+    # A page version from before someone else's change is still a conflict, not an overwrite.
+    notebooks.write_bytes(key, small=b"3")
+    stale = notebooks.client.post(notebooks.instance_url(key), as_browser_sends({**edit, "value": "4"}))
+    assert stale.status_code == 409
+    assert notebooks.state(key) == {"big": big, "small": b"3"}

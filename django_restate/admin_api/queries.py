@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypedDict, TypeVar, cast
 
 from ..exceptions import AdminAPIError
-from ..state import DecodedValue, column_bytes, decode_value, entries_from_rows
+from ..state import (
+    DecodedValue,
+    column_bytes,
+    decode_value,
+    digest_version_of_digests,
+    entries_from_rows,
+    state_version,
+)
 from . import partitions
 from .client import AdminAPI
 from .redaction import redact_entry_json
@@ -30,6 +37,8 @@ PER_PAGE = 50
 #: Restate invocation ids: inv_ and base62.
 INVOCATION_ID = re.compile(r"^inv_[0-9A-Za-z]{10,64}$")
 JOURNAL_LIMIT = 1000
+#: State values larger than this (bytes) stay on the server until asked for.
+VALUE_CAP = 64 * 1024
 #: Journal entries longer than this (characters of ``entry_json``) stay on the server until asked for.
 ENTRY_CAP = 64 * 1024
 
@@ -173,26 +182,78 @@ def state_instances(
 
 
 def state(api: AdminAPI, service: str, key: str, pk: int | None = None) -> dict[str, bytes]:
-    """The whole state of one instance, raw bytes per state key.
+    """The whole state of one instance, raw bytes per state key (what a write must start from)."""
+    return entries_from_rows(_instance_rows(api, service, key, pk, "key, value"))
 
-    Read from the instance's partition alone when its partition key is known: the key's
-    own when the server agrees with :func:`~.partitions.partition_key`, else ``pk`` (a hint
-    a link carried). A stale or forged ``pk`` finds nothing rather than something else,
-    so an empty answer under a hint is checked without it.
+
+@dataclass(frozen=True)
+class ShownState:
+    """An instance's state as a page reads it: values up to a cap, the rest left on the server."""
+
+    values: dict[str, bytes]
+    #: Keys whose values were too large to fetch, with their size in bytes.
+    too_large: dict[str, int]
+    #: SHA-256 (hex) of every value, fetched or not.
+    digests: dict[str, str]
+
+    @property
+    def version(self) -> str:
+        """What the page's edit forms carry: Restate's version when every value was read, else
+        :func:`~django_restate.state.digest_version_of_digests` (checked against a full read on save)."""
+        if not self.too_large:
+            return state_version(self.values)
+        return digest_version_of_digests(self.digests)
+
+
+def shown_state(api: AdminAPI, service: str, key: str, pk: int | None = None, cap: int | None = None) -> ShownState:
+    """The state for a page: values over ``cap`` bytes (default :data:`VALUE_CAP`) stay on the
+    server (their size and digest come instead), so a 30 MB value never reaches a page."""
+    cap = VALUE_CAP if cap is None else cap
+    rows = _instance_rows(
+        api,
+        service,
+        key,
+        pk,
+        f"key, value_length, CASE WHEN value_length <= {quote(cap)} THEN value END AS value, sha256(value) AS digest",
+    )
+    values, too_large, digests = {}, {}, {}
+    for row in rows:
+        name, size = str(row["key"]), int(row.get("value_length") or 0)
+        digests[name] = str(row.get("digest") or "")
+        if size > cap:
+            too_large[name] = size
+        else:
+            values[name] = column_bytes(row.get("value"))
+    return ShownState(values, too_large, digests)
+
+
+def state_value(api: AdminAPI, service: str, key: str, state_key: str, pk: int | None = None) -> bytes | None:
+    """One state value whole (for a download), or None when the instance has no such key."""
+    rows = _instance_rows(api, service, key, pk, "key, value", f" AND key = {quote(state_key)}")
+    return column_bytes(rows[0].get("value")) if rows else None
+
+
+def _instance_rows(
+    api: AdminAPI, service: str, key: str, pk: int | None, columns: str, more: str = ""
+) -> list[dict[str, Any]]:
+    """``state`` rows of one instance, read from its partition alone when its partition key is known.
+
+    That is the key's own when the server agrees with :func:`~.partitions.partition_key`, else
+    ``pk`` (a hint a link carried). A stale or forged ``pk`` finds nothing rather than something
+    else, so an empty answer under a hint is checked without it.
     """
+
+    def read(narrow: int | None) -> list[dict[str, Any]]:
+        return api.query(
+            f"SELECT {columns} FROM state WHERE {partitions.clause(narrow)}scope IS NULL "
+            f"AND service_name = {quote(service)} AND service_key = {quote(key)}{more}"
+        )
+
     own = partitions.narrowing(api, key)
     if own is not None:
-        return _state_in(api, service, key, own)
-    found = _state_in(api, service, key, pk) if pk is not None else {}
-    return found or _state_in(api, service, key, None)
-
-
-def _state_in(api: AdminAPI, service: str, key: str, pk: int | None) -> dict[str, bytes]:
-    rows = api.query(
-        f"SELECT key, value FROM state WHERE {partitions.clause(pk)}scope IS NULL "
-        f"AND service_name = {quote(service)} AND service_key = {quote(key)}"
-    )
-    return entries_from_rows(rows)
+        return read(own)
+    found = read(pk) if pk is not None else []
+    return found or read(None)
 
 
 def locked_by(api: AdminAPI, service: str, key: str) -> str | None:

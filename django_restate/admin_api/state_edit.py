@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..state import state_version
+from ..state import DIGEST_PREFIX, digest_version, state_version
 from . import queries
 from .client import AdminAPI
 
@@ -48,7 +48,6 @@ class Unconfirmed:
 
 Outcome = Applied | Conflict | Unconfirmed
 
-
 def replace_state_checked(
     api: AdminAPI,
     service: str,
@@ -64,8 +63,10 @@ def replace_state_checked(
     the current one nothing is written at all.
     """
     current = queries.state(api, service, key, pk)
-    if state_version(current) != shown_version:
+    seen = digest_version(current) if shown_version.startswith(DIGEST_PREFIX) else state_version(current)
+    if seen != shown_version:
         return Conflict(current)
+    shown_version = state_version(current)  # what Restate compares: the same state, so its version
     new = change(current)
     if new == current:
         return Applied(current, written=False)

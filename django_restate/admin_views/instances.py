@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin.models import CHANGE, DELETION
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from ..admin_api import partitions, queries
 from ..admin_api.state_edit import CONFIRM_TIMEOUT, Applied, Unconfirmed, replace_state_checked
 from ..models import State
-from ..state import ENCODINGS, entries, state_version
+from ..state import ENCODINGS, StateEntry, entries, key_from_ref, key_ref
 from .base import Live, ModelAdmin, link, live, log, page_links, page_number, render, require
 from .forms import STATE_OPERATIONS, StateChangeForm, StateSearchForm
 
@@ -102,11 +102,11 @@ def show_instance(
     conflict: bool,
     can_change: bool,
 ) -> TemplateResponse:
-    state: dict[str, bytes] = {}
+    shown = queries.ShownState({}, {}, {})
     lock = None
     promises: list[queries.Promise] = []
     with live() as restate:
-        state = queries.state(restate.api, service, key, pk)
+        shown = queries.shown_state(restate.api, service, key, pk)
         lock = queries.locked_by(restate.api, service, key)
         promises = queries.promises(restate.api, service, key)
     error = restate.error
@@ -124,8 +124,8 @@ def show_instance(
             "service": service,
             "service_url": link(SERVICE_PAGE, service, current_app=request.current_app),
             "key": key,
-            "entries": entries(state),
-            "version": state_version(state),
+            "entries": page_entries(request, service, key, pk, shown),
+            "version": shown.version,
             "locked_by": lock,
             "promises": promises,
             "form": form,
@@ -139,6 +139,40 @@ def show_instance(
         },
         status=409 if conflict else 200,
     )
+
+
+def page_entries(
+    request: HttpRequest, service: str, key: str, pk: int | None, shown: queries.ShownState
+) -> list[StateEntry]:
+    """The entries to show, sorted by key; values too large to fetch get a download link instead."""
+    out = entries(shown.values)
+    for name, size in shown.too_large.items():
+        params: dict[str, str | int] = {"service": service, "key": key, "ref": key_ref(name)}
+        if pk is not None:
+            params["pk"] = pk
+        url = reverse("admin:django_restate_state_value", current_app=request.current_app) + "?" + urlencode(params)
+        out.append(StateEntry(name, b"", too_large=size, download_url=url))
+    return sorted(out, key=lambda entry: entry.key)
+
+
+def value_download(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
+    """One state value whole, as a file: the way to read one too large for the page."""
+    require(model_admin.has_view_permission(request))
+    service, key = request.GET.get("service") or "", request.GET.get("key")
+    try:
+        state_key = key_from_ref(request.GET.get("ref") or "")
+    except ValueError:
+        raise Http404("No such state key.") from None
+    value = None
+    with live() as restate:
+        value = queries.state_value(restate.api, service, key or "", state_key, partitions.parse(request.GET.get("pk")))
+    if restate.error:
+        return HttpResponse(restate.error, status=502, content_type="text/plain; charset=utf-8")
+    if value is None or key is None:
+        raise Http404(f"{service} {key!r} has no state key {state_key!r}.")
+    response = HttpResponse(value, content_type="application/octet-stream")
+    response["Content-Disposition"] = 'attachment; filename="state-value.bin"'
+    return response
 
 
 def change_state(
