@@ -42,6 +42,10 @@ def find_binary(start: Path | None = None) -> str:
         return explicit
     here = (start or Path.cwd()).resolve()
     for folder in [here, *here.parents]:
+        # The platform binary itself, not the npm launcher (a node process) in front of it: a
+        # `kill -9` of the launcher would leave the real server running, ports and all.
+        for platform_binary in sorted(folder.glob("node_modules/@restatedev/restate-server-*/bin/restate-server")):
+            return str(platform_binary)
         candidate = folder / "node_modules" / ".bin" / "restate-server"
         if candidate.exists():
             return str(candidate)
@@ -86,8 +90,15 @@ def listening(port: int) -> bool:
 class RestateServer:
     """One restate-server process. ``restart()`` keeps the data dir, as a crash would."""
 
-    def __init__(self, binary: str | None = None, base_dir: str | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        binary: str | None = None,
+        base_dir: str | None = None,
+        env: dict[str, str] | None = None,
+        node_name: str = "django-restate",
+    ):
         self.binary = binary or find_binary()
+        self.node_name = node_name
         self._own_dir = base_dir is None
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="restate-")
         self.ingress_port = free_port()
@@ -105,7 +116,18 @@ class RestateServer:
     def ingress_url(self) -> str:
         return f"http://127.0.0.1:{self.ingress_port}"
 
+    @property
+    def node_url(self) -> str:
+        """The node-to-node address (what other nodes of a cluster list as a metadata server)."""
+        return f"http://127.0.0.1:{self.node_port}"
+
     def start(self, timeout: float = 30.0) -> RestateServer:
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting: a cluster's nodes must all be up before any is ready."""
         env = {
             **os.environ,
             "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{self.ingress_port}",
@@ -116,15 +138,17 @@ class RestateServer:
         }
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process's life)
         self.process = subprocess.Popen(
-            [self.binary, "--base-dir", self.base_dir, "--node-name", "django-restate", "--log-filter", "warn"],
+            [self.binary, "--base-dir", self.base_dir, "--node-name", self.node_name, "--log-filter", "warn"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
-        self.wait_ready(timeout)
-        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COUNTER = "ReliabilityCounter"
 SETTINGS = "tests.reliability.subprocess_settings"
 PG_APPLICATION_NAME = "reliability-uvicorn"
+KEYS = 100
+CONCURRENCY = 50
 
 
 class DjangoProcess:
@@ -274,6 +276,44 @@ def counter_values(ingress_url: str, keys: list[str]) -> dict[str, int]:
     """Each key's value, read through the object's shared handler."""
     with httpx.Client(base_url=ingress_url, timeout=30) as client:
         return {key: client.post(f"/{COUNTER}/{key}/value").json() for key in keys}
+
+
+Fault = Callable[[Progress], Awaitable[None]]
+
+
+def run_with_faults(
+    ingress_url: str, run_id: str, per_key: int, faults: list[tuple[int, Fault]]
+) -> list[Increment]:
+    """Send ``KEYS * per_key`` increments; run each fault once that many have been acknowledged."""
+    increments = plan_increments(run_id, KEYS, per_key)
+    progress = Progress()
+
+    async def scenario() -> list[Increment]:
+        load = asyncio.create_task(drive_increments(ingress_url, increments, CONCURRENCY, progress))
+        for after, fault in faults:
+            await wait_for(lambda n=after: progress.acknowledged >= n or load.done(), 120, f"{after} increments")
+            assert not load.done(), "the load finished before the fault; nothing was in flight"
+            await fault(progress)
+        return await load
+
+    return asyncio.run(scenario())
+
+
+def assert_exactly_once(ingress_url: str, increments: list[Increment], per_key: int) -> None:
+    failed = [inc for inc in increments if inc.status != 200]
+    assert not failed, f"{len(failed)} increments never acknowledged, e.g. {failed[:3]}"
+    by_key: dict[str, list[int]] = {}
+    for inc in increments:
+        assert inc.value is not None
+        by_key.setdefault(inc.key, []).append(inc.value)
+    for key, values in by_key.items():
+        assert sorted(values) == list(range(1, per_key + 1)), f"{key} acknowledged {sorted(values)}"
+    assert counter_values(ingress_url, sorted(by_key)) == dict.fromkeys(by_key, per_key)
+    from tests.reliability_app.models import IncrementAudit  # needs Django set up
+
+    audits = IncrementAudit.objects.filter(key__in=by_key)
+    assert audits.count() == KEYS * per_key
+    assert audits.values("invocation_id").distinct().count() == KEYS * per_key
 
 
 # -- sustained load ---------------------------------------------------------------------------

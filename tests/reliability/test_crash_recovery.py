@@ -12,53 +12,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 
 from django_restate.testing.server import RestateServer, listening
-from tests.reliability_app.models import IncrementAudit
 
-from .harness import DjangoProcess, Increment, Progress, counter_values, drive_increments, plan_increments, wait_for
+from .harness import DjangoProcess, Fault, Progress, assert_exactly_once, run_with_faults
 
 pytestmark = pytest.mark.e2e
 
-KEYS = 100
-CONCURRENCY = 50
-Fault = Callable[[Progress], Awaitable[None]]
-
-
-def run_with_faults(
-    restate: RestateServer, run_id: str, per_key: int, faults: list[tuple[int, Fault]]
-) -> list[Increment]:
-    """Send ``KEYS * per_key`` increments; run each fault once that many have been acknowledged."""
-    increments = plan_increments(run_id, KEYS, per_key)
-    progress = Progress()
-
-    async def scenario() -> list[Increment]:
-        load = asyncio.create_task(drive_increments(restate.ingress_url, increments, CONCURRENCY, progress))
-        for after, fault in faults:
-            await wait_for(lambda n=after: progress.acknowledged >= n or load.done(), 120, f"{after} increments")
-            assert not load.done(), "the load finished before the fault; nothing was in flight"
-            await fault(progress)
-        return await load
-
-    return asyncio.run(scenario())
-
-
-def assert_exactly_once(restate: RestateServer, increments: list[Increment], per_key: int) -> None:
-    failed = [inc for inc in increments if inc.status != 200]
-    assert not failed, f"{len(failed)} increments never acknowledged, e.g. {failed[:3]}"
-    by_key: dict[str, list[int]] = {}
-    for inc in increments:
-        assert inc.value is not None
-        by_key.setdefault(inc.key, []).append(inc.value)
-    for key, values in by_key.items():
-        assert sorted(values) == list(range(1, per_key + 1)), f"{key} acknowledged {sorted(values)}"
-    assert counter_values(restate.ingress_url, sorted(by_key)) == dict.fromkeys(by_key, per_key)
-    audits = IncrementAudit.objects.filter(key__in=by_key)
-    assert audits.count() == KEYS * per_key
-    assert audits.values("invocation_id").distinct().count() == KEYS * per_key
 
 
 def report(capsys, text: str) -> None:
@@ -78,9 +40,9 @@ def test_kill_9_django_during_load(live: DjangoProcess, restate: RestateServer, 
         await asyncio.to_thread(live.start)
 
     started = time.monotonic()
-    increments = run_with_faults(restate, run_id, 20, [(500, crash)])
+    increments = run_with_faults(restate.ingress_url, run_id, 20, [(500, crash)])
     assert in_flight > 0
-    assert_exactly_once(restate, increments, 20)
+    assert_exactly_once(restate.ingress_url, increments, 20)
     # The ingress held the in-flight calls open across the crash: no client retry was needed.
     assert all(inc.tries == 1 for inc in increments)
     report(
@@ -104,9 +66,10 @@ def test_stop_and_kill_restate_server_during_load(live: DjangoProcess, restate: 
         return fault
 
     started = time.monotonic()
-    increments = run_with_faults(restate, run_id, 20, [(400, restart(signal.SIGTERM)), (1200, restart(signal.SIGKILL))])
+    faults = [(400, restart(signal.SIGTERM)), (1200, restart(signal.SIGKILL))]
+    increments = run_with_faults(restate.ingress_url, run_id, 20, faults)
     assert all(in_flight)
-    assert_exactly_once(restate, increments, 20)
+    assert_exactly_once(restate.ingress_url, increments, 20)
     retried = sum(1 for inc in increments if inc.tries > 1)
     assert retried > 0  # the restarts really cut calls off
     report(
@@ -129,14 +92,14 @@ def test_sigterm_django_during_load(live: DjangoProcess, restate: RestateServer,
         await asyncio.to_thread(live.start)
 
     started = time.monotonic()
-    increments = run_with_faults(restate, run_id, 10, [(300, graceful_stop)])
+    increments = run_with_faults(restate.ingress_url, run_id, 10, [(300, graceful_stop)])
     assert outcome["in_flight"] > 0
     # uvicorn really stopped on SIGTERM (the SDK's own handler did not swallow it), within its
     # graceful-shutdown timeout plus a margin. After a graceful shutdown uvicorn re-raises the
     # signal it caught, so the exit status is "terminated by SIGTERM", not a crash.
     assert outcome["code"] in (0, -signal.SIGTERM), live.log_tail()
     assert outcome["seconds"] < live.graceful_timeout + 5
-    assert_exactly_once(restate, increments, 10)
+    assert_exactly_once(restate.ingress_url, increments, 10)
     report(
         capsys,
         f"SIGTERM Django: exited ({outcome['code']:.0f}) {outcome['seconds']:.1f}s after the signal with "

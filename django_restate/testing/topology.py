@@ -1,0 +1,247 @@
+"""A production-shaped topology on one machine: a Restate cluster, several Django replicas and a
+load balancer in front of both.
+
+::
+
+    three restate-server nodes ──┐                     ┌── Django replica 1 (uvicorn)
+                                 ├── haproxy ──────────┤
+    clients, views, admin ───────┘  (ingress, admin,   └── Django replica 2 (uvicorn)
+                                     deployment)
+
+Restate reaches Django through the balancer (``DEPLOYMENT_URL``), and Django reaches Restate's
+ingress and admin API through it (``INGRESS_URL``, ``ADMIN_URL``), so no process names another
+process directly and any one of them can die. ``scripts/cluster`` runs it for people
+(``python -m django_restate.testing.topology``); the cluster tests run it for the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from .balancer import Balancer
+from .cluster import RestateCluster
+from .server import free_port, wait_for_http
+
+
+class DjangoReplica:
+    """``uvicorn <application>`` in a subprocess on one port for its whole life (it can be killed and restarted)."""
+
+    def __init__(
+        self,
+        application: str,
+        env: Mapping[str, str],
+        log_path: Path,
+        port: int | None = None,
+        cwd: Path | None = None,
+        graceful_timeout: int = 5,
+    ) -> None:
+        self.application = application
+        self.env = dict(env)
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.cwd = cwd or Path.cwd()
+        self.graceful_timeout = graceful_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 30.0) -> DjangoReplica:
+        command = [
+            sys.executable, "-m", "uvicorn", self.application,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "warning", "--no-access-log",
+            "--timeout-graceful-shutdown", str(self.graceful_timeout),
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.cwd, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_for_http(self.url + "/restate/health", timeout, process=self.process, ok=200)
+        except (RuntimeError, TimeoutError) as exc:
+            self.kill()
+            raise RuntimeError(f"uvicorn on {self.url} did not start ({exc}):\n{self.log_tail()}") from None
+        return self
+
+    def kill(self) -> None:
+        """``kill -9``, like a crash or an OOM kill."""
+        if self.process is not None and self.alive:
+            self.process.kill()
+            self.process.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """``kill -TERM``, as systemd or Kubernetes stop a server; returns its exit code."""
+        if self.process is None or not self.alive:
+            return 0
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class LocalTopology:
+    """``nodes`` Restate nodes and ``replicas`` Django replicas behind one haproxy, registered."""
+
+    def __init__(
+        self,
+        nodes: int = 3,
+        replicas: int = 2,
+        replication: int = 2,
+        application: str = "demo_project.asgi:application",
+        env: Mapping[str, str] | None = None,
+        base_dir: str | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="restate-topology-"))
+        self.cluster = RestateCluster(nodes=nodes, replication=replication, base_dir=str(self.base_dir / "restate"))
+        self.balancer = Balancer(base_dir=str(self.base_dir / "haproxy"))
+        (self.base_dir / "haproxy").mkdir(parents=True, exist_ok=True)
+        self.replica_ports = [free_port() for _ in range(replicas)]
+        self.balancer.group("ingress", [f"127.0.0.1:{n.ingress_port}" for n in self.cluster.nodes], "/restate/health")
+        self.balancer.group("admin", [f"127.0.0.1:{n.admin_port}" for n in self.cluster.nodes], "/health")
+        self.balancer.group("django", [f"127.0.0.1:{p}" for p in self.replica_ports], "/restate/health")
+        replica_env = {
+            "RESTATE_INGRESS_URL": self.ingress_url,
+            "RESTATE_ADMIN_URL": self.admin_url,
+            "RESTATE_DEPLOYMENT_URL": self.deployment_url,
+            **(env or {}),
+        }
+        self.replicas = [
+            DjangoReplica(application, replica_env, self.base_dir / f"django-{i + 1}.log", port=port, cwd=cwd)
+            for i, port in enumerate(self.replica_ports)
+        ]
+
+    @property
+    def ingress_url(self) -> str:
+        return self.balancer.url("ingress")
+
+    @property
+    def admin_url(self) -> str:
+        return self.balancer.url("admin")
+
+    @property
+    def django_url(self) -> str:
+        return self.balancer.url("django")
+
+    @property
+    def deployment_url(self) -> str:
+        return self.django_url + "/restate"
+
+    def start(self, timeout: float = 90.0) -> LocalTopology:
+        self.cluster.start(timeout)
+        self.balancer.start()
+        for replica in self.replicas:
+            replica.start()
+        self.wait_balanced()
+        return self
+
+    def wait_balanced(self, timeout: float = 15.0) -> None:
+        """Until the balancer serves each group (its health checks have marked servers up)."""
+        for url in (f"{self.ingress_url}/restate/health", f"{self.admin_url}/health", f"{self.deployment_url}/health"):
+            wait_for_http(url, timeout, ok=200)
+
+    def register(self, force: bool = True) -> str:
+        """Register the deployment through the balancer (what ``manage.py restate_register`` does); its id."""
+        from ..admin_api import AdminAPI
+        from ..deployments import register
+
+        with AdminAPI(self.admin_url) as admin:
+            result = register(admin, self.deployment_url, force=force)
+        return result.deployment_id or ""
+
+    def restart_replica(self, index: int, sig: int = signal.SIGKILL) -> None:
+        """Stop replica ``index`` (kill -9 by default, SIGTERM for a graceful stop) and start it again."""
+        replica = self.replicas[index]
+        if sig == signal.SIGKILL:
+            replica.kill()
+        else:
+            replica.terminate()
+        replica.start()  # the balancer's next health check (every 500 ms) puts it back in rotation
+
+    def close(self) -> None:
+        for replica in self.replicas:
+            replica.kill()
+        self.balancer.close()
+        self.cluster.close()
+
+    def __enter__(self) -> LocalTopology:
+        return self.start()
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m django_restate.testing.topology``: run the topology until Ctrl-C (``scripts/cluster``)."""
+    import argparse
+
+    import django
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--nodes", type=int, default=3, help="Restate nodes (default 3)")
+    parser.add_argument("--replicas", type=int, default=2, help="Django replicas (default 2)")
+    parser.add_argument("--replication", type=int, default=2, help="copies of each log (default 2)")
+    parser.add_argument("--application", default="demo_project.asgi:application", help="the ASGI application")
+    args = parser.parse_args(argv)
+    django.setup()
+    topology = LocalTopology(args.nodes, args.replicas, args.replication, application=args.application)
+    stop = signal.Signals.SIGINT
+    try:
+        topology.start()
+        deployment = topology.register()
+        ingress = topology.ingress_url
+        nodes = "\n".join(
+            f"  node {i + 1}: ingress {n.ingress_url}  admin {n.admin_url}  pid {n.process.pid if n.process else '-'}"
+            for i, n in enumerate(topology.cluster.nodes)
+        )
+        replicas = "\n".join(
+            f"  replica {i + 1}: {r.url}  pid {r.process.pid if r.process else '-'}"
+            for i, r in enumerate(topology.replicas)
+        )
+        print(
+            f"""
+The cluster topology is running; deployment {deployment} is registered through the balancer.
+
+haproxy in front of everything:
+  Django (admin, views, Restate endpoint): {topology.django_url}/admin/  (user admin, password admin)
+  Restate ingress:                         {ingress}
+  Restate admin API:                       {topology.admin_url}
+{nodes}
+{replicas}
+
+Try it through the balancer, then kill a node or a replica (kill -9 <pid>) and try again:
+  curl -s {ingress}/Greeter/greet --json '"Ada"'
+  curl -s {ingress}/Cart/alice/add_item -H 'idempotency-key: add-1' --json '{{"sku": "tea", "quantity": 1}}'
+  curl -s {topology.admin_url}/cluster-health
+
+Logs and data: {topology.base_dir}. Ctrl-C stops everything.""",
+            flush=True,
+        )
+        signal.sigwait({stop, signal.SIGTERM})
+    finally:
+        topology.close()
+
+
+if __name__ == "__main__":
+    main()
