@@ -141,3 +141,51 @@ def drift(
 def our_deployment_ids(admin: AdminAPI, uri: str | None = None) -> list[str]:
     uri = (uri or restate_settings.DEPLOYMENT_URL).rstrip("/")
     return [d["id"] for d in admin.deployments() if str(d.get("uri", "")).rstrip("/") == uri]
+
+
+@dataclass
+class Superseded:
+    """A deployment whose services are all served by a newer one, and what still runs on it."""
+
+    deployment_id: str
+    uri: str
+    #: Invocations that started on it and have not completed: Restate keeps them on it until they end.
+    pinned: int
+
+    @property
+    def drained(self) -> bool:
+        return self.pinned == 0
+
+
+def superseded(admin: AdminAPI, current_id: str) -> list[Superseded]:
+    """Deployments that ``current_id`` replaced: every service they registered is now served by it.
+
+    A rolling deploy registers the new revision under a new URL while the old replicas still
+    serve what was started on the old one (Restate pins an invocation to the deployment it
+    started on). The old deployment can go once nothing is pinned to it any more.
+    """
+    from .admin_api.sql import quote
+
+    latest = {s["name"]: s.get("deployment_id") for s in admin.services()}
+    found = []
+    for deployment in admin.deployments():
+        ident = str(deployment.get("id", ""))
+        names = [s["name"] for s in deployment.get("services", [])]
+        if ident == current_id or not names or any(latest.get(n) != current_id for n in names):
+            continue
+        rows = admin.query(
+            "SELECT COUNT(*) AS n FROM sys_invocation "
+            f"WHERE pinned_deployment_id = {quote(ident)} AND status <> 'completed'"
+        )
+        found.append(Superseded(ident, str(deployment.get("uri", "")), int(rows[0]["n"]) if rows else 0))
+    return found
+
+
+def prune(admin: AdminAPI, old: Iterable[Superseded]) -> list[Superseded]:
+    """Remove the drained ones of ``old``; returns those removed. One still draining is left alone."""
+    removed = []
+    for deployment in old:
+        if deployment.drained:
+            admin.delete_deployment(deployment.deployment_id, force=True)
+            removed.append(deployment)
+    return removed

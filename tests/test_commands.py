@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 
 from django_restate import Service, registry
 from django_restate.asgi import get_asgi_application
+from django_restate.testing import eventually
 from django_restate.testing.live import LiveASGIServer
 from django_restate.testing.server import RestateServer, free_port
 
@@ -131,3 +132,34 @@ def test_restate_services_lists_discovery():
         "type": "Service",
         "handlers": {"greet": None},
     }
+
+
+def test_rolling_deploy_reports_superseded_and_prunes_only_once_drained(restate_pair, transactional_db):
+    """Revision 2 registered under a new URL supersedes revision 1; a workflow started on
+    revision 1 stays pinned to it, so --prune keeps it until the workflow has finished."""
+    import httpx
+
+    server, url = restate_pair
+    old_url, new_url = f"{url}/rev-1", f"{url}/rev-2"
+    out, _ = run("restate_register", old_url, "--admin-url", server.admin_url)
+    old_id = out.split(" as ")[1].split()[0]
+    ingress = server.ingress_url
+    workflow = f"rolling-{os.getpid()}"
+    started = httpx.post(f"{ingress}/Checkout/{workflow}/run/send", json={"customer": "ada", "items": {}}, timeout=10)
+    assert started.json()["status"] == "Accepted", started.text
+
+    def awaiting_approval() -> None:
+        assert httpx.post(f"{ingress}/Checkout/{workflow}/status", timeout=10).json() == "awaiting approval"
+
+    eventually(awaiting_approval, timeout=20)
+
+    out, _ = run("restate_register", new_url, "--admin-url", server.admin_url, "--prune")
+    assert f"Superseded: {old_id} ({old_url}), 1 invocation(s) still pinned to it" in out
+    assert old_id in {d["id"] for d in httpx.get(f"{server.admin_url}/deployments").json()["deployments"]}
+
+    httpx.post(f"{ingress}/Checkout/{workflow}/approve", json=False, timeout=10)
+    result = httpx.get(f"{ingress}/restate/workflow/Checkout/{workflow}/attach", timeout=30)
+    assert result.json() == "rejected"
+    out, _ = run("restate_register", new_url, "--admin-url", server.admin_url, "--prune")
+    assert f"Removed {old_id} ({old_url}): superseded and drained." in out
+    assert old_id not in {d["id"] for d in httpx.get(f"{server.admin_url}/deployments").json()["deployments"]}

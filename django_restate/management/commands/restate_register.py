@@ -11,7 +11,16 @@ from django_restate._http import redact_url
 from django_restate.admin_api import AdminAPI, AdminAPIError, AdminAPIUnreachable
 from django_restate.checks import is_http_url
 from django_restate.conf import DEFAULTS, restate_settings
-from django_restate.deployments import DeploymentUnreachable, drift, our_deployment_ids, register, served_services
+from django_restate.deployments import (
+    DeploymentUnreachable,
+    Registration,
+    drift,
+    our_deployment_ids,
+    prune,
+    register,
+    served_services,
+    superseded,
+)
 from django_restate.registry import NotRegistered
 
 
@@ -45,6 +54,12 @@ class Command(BaseCommand):
             type=lambda value: [n.strip() for n in value.split(",") if n.strip()],
             metavar="NAME,NAME",
             help="The services the deployment at the URL serves (default: RESTATE['SERVICES'], else all).",
+        )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="After registering, remove the deployments this one superseded once nothing is pinned to them "
+            "(a deployment still draining invocations is kept and reported).",
         )
         parser.add_argument(
             "-H",
@@ -91,9 +106,14 @@ class Command(BaseCommand):
                     dry_run=options["dry_run"],
                     deployment_headers=dict(options["deployment_header"]),
                 )
+                self.report(result, options["dry_run"], served)
+                if result.deployment_id and not options["dry_run"]:
+                    self.report_superseded(admin, result, options["prune"])
             except (AdminAPIUnreachable, AdminAPIError, DeploymentUnreachable) as exc:
                 raise CommandError(str(exc)) from None
-        verb = "Would register" if options["dry_run"] else "Registered"
+
+    def report(self, result: Registration, dry_run: bool, served: list[Any]) -> None:
+        verb = "Would register" if dry_run else "Registered"
         ident = f" as {result.deployment_id}" if result.deployment_id else ""
         self.stdout.write(self.style.SUCCESS(f"{verb} {redact_url(result.uri)}{ident} over {result.protocol}."))
         for service in sorted(result.services, key=lambda s: s["name"]):
@@ -110,6 +130,21 @@ class Command(BaseCommand):
                     f"{', '.join(sorted(expected)) or 'nothing'} there (RESTATE['SERVICES'] or --services)."
                 )
             )
+
+    def report_superseded(self, admin: AdminAPI, result: Registration, prune_drained: bool) -> None:
+        old = superseded(admin, str(result.deployment_id))
+        removed = {d.deployment_id for d in prune(admin, old)} if prune_drained else set()
+        for deployment in old:
+            uri = redact_url(deployment.uri)
+            if deployment.deployment_id in removed:
+                self.stdout.write(f"Removed {deployment.deployment_id} ({uri}): superseded and drained.")
+            elif deployment.drained:
+                self.stdout.write(f"Superseded: {deployment.deployment_id} ({uri}), drained; --prune removes it.")
+            else:
+                self.stdout.write(
+                    f"Superseded: {deployment.deployment_id} ({uri}), {deployment.pinned} invocation(s) "
+                    "still pinned to it; keep its replicas running until they finish, then run with --prune."
+                )
 
     def check_drift(self, admin: AdminAPI, url: str, served: list[Any]) -> None:
         lines = drift(admin.services(), served, deployment_ids=our_deployment_ids(admin, url))
