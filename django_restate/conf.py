@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_POLL_INTERVAL": 1.0,
     # Seconds (or a timedelta) delivered rows are kept before a relay deletes them; None keeps them.
     "OUTBOX_RETENTION": 24 * 3600,
+    # Seconds (or a timedelta) the records of atomic_step(once=True) runs are kept (the relay deletes
+    # older ones); keep them longer than any invocation runs, or a very late repeat runs again.
+    "STEP_RETENTION": 7 * 24 * 3600,
     # Seconds (or a timedelta) after which a pending row is overdue: no relay sends it any more,
     # because Restate may have forgotten its idempotency key (24 h by default) and run it twice.
     "OUTBOX_OVERDUE_AFTER": 23 * 3600,

@@ -70,7 +70,9 @@ class Deployment(models.Model):
         verbose_name_plural = "deployments"
 
 
-# The outbox is a real table (the only one of this app): sends recorded in the caller's transaction.
+# The app's two real tables: the outbox (sends recorded in the caller's transaction) and the runs of
+# atomic_step(once=True) steps.
 from .outbox.models import OutboxMessage  # noqa: E402
+from .steps import StepRun  # noqa: E402
 
-__all__ = ["Deployment", "Invocation", "OutboxMessage", "RegisteredService", "State"]
+__all__ = ["Deployment", "Invocation", "OutboxMessage", "RegisteredService", "State", "StepRun"]

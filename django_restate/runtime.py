@@ -27,7 +27,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
@@ -220,10 +220,10 @@ def invocation_context_managers() -> list[ContextManagerFactory]:
 def atomic_step(func: Callable[P, T], /) -> Callable[P, T]: ...
 @overload
 def atomic_step(
-    func: None = None, /, *, using: str | None = None, savepoint: bool = True
+    func: None = None, /, *, using: str | None = None, savepoint: bool = True, once: bool = False
 ) -> Callable[[Callable[P, T]], Callable[P, T]]: ...
 def atomic_step(
-    func: Callable[P, T] | None = None, /, *, using: str | None = None, savepoint: bool = True
+    func: Callable[P, T] | None = None, /, *, using: str | None = None, savepoint: bool = True, once: bool = False
 ) -> Callable[P, T] | Callable[[Callable[P, T]], Callable[P, T]]:
     """Make a sync ``ctx.run`` / ``ctx.run_typed`` action one database transaction.
 
@@ -242,9 +242,14 @@ def atomic_step(
 
     A step can run more than once: Restate journals the result only after the
     action returned, so a crash or lost connection between COMMIT and the
-    journal entry runs the action again on the next attempt. Make the
-    transaction idempotent (a unique key, ``get_or_create``, a
-    ``ctx.request().id`` column) instead of assuming exactly-once.
+    journal entry runs the action again on the next attempt, and during a
+    cluster failover two attempts can overlap. ``once=True`` makes the
+    database effects exactly-once: the transaction also records the step
+    (:class:`~django_restate.steps.StepRun`, keyed by the invocation, the
+    function and its arguments), so a repeat returns the first run's result
+    without running the function. Without it, make the transaction
+    idempotent yourself (a unique key, ``get_or_create``).
+    Effects outside the database (an e-mail, an HTTP call) are not covered.
     """
 
     def decorate(fn: Callable[P, T]) -> Callable[P, T]:
@@ -260,7 +265,29 @@ def atomic_step(
             with transaction.atomic(using=using or DEFAULT_DB_ALIAS, savepoint=savepoint):
                 return fn(*args, **kwargs)
 
-        return step
+        @functools.wraps(fn)
+        def step_once(*args: P.args, **kwargs: P.kwargs) -> T:
+            from . import steps
+
+            invocation_id = steps.current_invocation_id()
+            if invocation_id is None:  # called outside an invocation (a test, a shell): nothing to repeat
+                return step(*args, **kwargs)
+            alias = using or DEFAULT_DB_ALIAS
+            key = steps.step_key(fn.__qualname__, args, kwargs)
+            runs = steps.StepRun.objects.using(alias)
+            with transaction.atomic(using=alias, savepoint=savepoint):
+                done = runs.filter(invocation_id=invocation_id, step=key).values_list("result", flat=True).first()
+                if done is not None:
+                    return cast(T, steps.load(bytes(done)))
+                result = fn(*args, **kwargs)
+                # Unique (invocation, step): an overlapping run that got here first makes this
+                # INSERT fail, which rolls back this run's effects; the retry then finds its row.
+                record = steps.StepRun(invocation_id=invocation_id, step=key, name=fn.__qualname__[:255])
+                record.result = steps.dump(result)
+                record.save(using=alias, force_insert=True)
+                return result
+
+        return step_once if once else step
 
     if func is not None:
         return decorate(func)

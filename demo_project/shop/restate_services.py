@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from restate.exceptions import TerminalError
 
 from django_restate import Service, VirtualObject, Workflow, handler
+from django_restate.runtime import atomic_step
 
 from .models import Order, Product
 
@@ -91,18 +92,22 @@ def price_of(items: dict[str, int]) -> str:
     return str(sum((prices.get(sku, Decimal(0)) * qty for sku, qty in items.items()), Decimal(0)))
 
 
+# Restate runs a step at least once (a crash after COMMIT, a cluster failover), so the steps
+# that change stock are atomic_step(once=True): their effects happen once per workflow run.
+
+
+@atomic_step(once=True)
 def reserve_stock(items: dict[str, int]) -> str:
-    from django.db import transaction
     from django.db.models import F
 
-    with transaction.atomic():
-        for sku, quantity in items.items():
-            updated = Product.objects.filter(sku=sku, stock__gte=quantity).update(stock=F("stock") - quantity)
-            if not updated:
-                raise TerminalError(f"Not enough stock for {sku!r}", status_code=409)
+    for sku, quantity in items.items():
+        updated = Product.objects.filter(sku=sku, stock__gte=quantity).update(stock=F("stock") - quantity)
+        if not updated:
+            raise TerminalError(f"Not enough stock for {sku!r}", status_code=409)
     return price_of(items)
 
 
+@atomic_step(once=True)
 def release_stock(items: dict[str, int]) -> None:
     from django.db.models import F
 
@@ -110,7 +115,7 @@ def release_stock(items: dict[str, int]) -> None:
         Product.objects.filter(sku=sku).update(stock=F("stock") + quantity)
 
 
-def place_order(order_id: str, customer: str, total: str) -> None:
+def place_order(order_id: str, customer: str, total: str) -> None:  # idempotent by its unique order id
     Order.objects.update_or_create(
         order_id=order_id, defaults={"customer": customer, "total": Decimal(total), "status": "placed"}
     )

@@ -41,9 +41,11 @@ from django.db import DatabaseError, connections, router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .. import steps
+from ..conf import restate_settings
 from .delivery import Outcome, adeliver, deliver, row_request, settle
 from .models import OutboxMessage
-from .settings import overdue_cutoff, poll_interval, retention
+from .settings import duration, overdue_cutoff, poll_interval, retention
 
 logger = logging.getLogger("django_restate.outbox")
 
@@ -311,6 +313,9 @@ class Relay:
             deleted = await self._db(lambda u=using: delete_delivered(u))  # type: ignore[misc]
             if deleted:
                 logger.info("Deleted %d delivered outbox rows from %r", deleted, using)
+            keep = duration(restate_settings.STEP_RETENTION)
+            if keep is not None:
+                await self._db(lambda u=using, k=keep: steps.delete_expired(u, k))  # type: ignore[misc]
 
     def _note(self, done: Round) -> None:
         if done.down and not self._was_down:

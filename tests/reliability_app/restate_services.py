@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from restate.exceptions import TerminalError
 
 from django_restate import Service, VirtualObject, Workflow
+from django_restate.runtime import atomic_step
 
 from .models import AttemptCount, Gate, IncrementAudit, StepEffect
 
@@ -99,6 +100,23 @@ class Pipeline(Workflow):
         return await ctx.get("stage", type_hint=str) or "starting"
 
 
+class OncePipeline(Workflow):
+    """The pipeline with every step an ``atomic_step(once=True)``: a step that Restate runs again
+    (its attempt was cut off, or two attempts overlapped during a failover) has its effect once."""
+
+    class Meta:
+        name = "ReliabilityOncePipeline"
+
+    async def run(self, ctx: restate.WorkflowContext, gate: str) -> list[str]:
+        done = []
+        for step in ("one", "two", "three"):
+            done.append(await ctx.run_typed(step, perform_step_once, workflow_id=ctx.key(), step=step))
+        done.append(await ctx.run_typed("gate", pass_gate_once, workflow_id=ctx.key(), gate=gate))
+        for step in ("four", "five", "six"):
+            done.append(await ctx.run_typed(step, perform_step_once, workflow_id=ctx.key(), step=step))
+        return done
+
+
 class Line(BaseModel):
     sku: str = Field(min_length=1, max_length=32)
     quantity: int = Field(gt=0, le=1000)
@@ -145,7 +163,7 @@ def perform_step(workflow_id: str, step: str) -> str:
     return step
 
 
-def pass_gate(workflow_id: str, gate: str) -> str:
+def wait_at_gate(gate: str) -> None:
     """Wait until the test opens the gate; a retry after a crash enters it again."""
     Gate.objects.get_or_create(name=gate)
     Gate.objects.filter(name=gate).update(entered=F("entered") + 1)
@@ -154,8 +172,19 @@ def pass_gate(workflow_id: str, gate: str) -> str:
         if time.monotonic() > deadline:
             raise TimeoutError(f"gate {gate!r} stayed closed")
         time.sleep(0.05)
-    StepEffect.objects.create(workflow_id=workflow_id, step="gate")
-    return "gate"
+
+
+def pass_gate(workflow_id: str, gate: str) -> str:
+    wait_at_gate(gate)
+    return perform_step(workflow_id, "gate")
+
+
+perform_step_once = atomic_step(once=True)(perform_step)
+
+
+def pass_gate_once(workflow_id: str, gate: str) -> str:
+    wait_at_gate(gate)  # outside the step's transaction: the test writes the gate meanwhile
+    return perform_step_once(workflow_id, "gate")
 
 
 def nesting_depth(value: Any) -> int:

@@ -1,0 +1,81 @@
+"""Durable steps whose database effects happen once, even when Restate runs the step again.
+
+Restate runs a ``ctx.run`` action at least once: an action is journaled only after it returned,
+so an attempt cut off between the action's COMMIT and its journal entry (a node killed, a
+replica killed, a lost connection) runs it again, and while a node fails over an attempt still
+running in one replica can overlap the retry in another. For a step that only writes to the
+database, :func:`~django_restate.runtime.atomic_step` with ``once=True`` turns that into
+exactly once: the step's transaction also writes a :class:`StepRun` row keyed by the
+invocation and the step, so a second run finds the row, skips the work and returns the first
+run's result; two overlapping runs cannot both commit (the row's key is unique), and the loser
+is rolled back and retried, and then finds the row.
+
+A step is identified by the invocation, the function and its arguments: call the same step
+twice in one invocation with different arguments (or pass something that tells the calls
+apart) for two separate effects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from datetime import timedelta
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+
+class StepRun(models.Model):
+    """One committed run of an ``atomic_step(once=True)`` action, with what it returned."""
+
+    invocation_id = models.CharField(max_length=64)
+    step = models.CharField(max_length=64, help_text="A digest of the step's function and arguments.")
+    name = models.CharField(max_length=255, help_text="The step function, for people reading the table.")
+    result = models.BinaryField(help_text="What the first run returned (pickled), returned again on a repeat.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        app_label = "django_restate"
+        verbose_name = "step run"
+        constraints = [models.UniqueConstraint(fields=["invocation_id", "step"], name="django_restate_step_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} in {self.invocation_id}"
+
+
+def step_key(qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A stable digest of a step call: the same function with the same arguments gives the same key."""
+    text = json.dumps([qualname, list(args), kwargs], sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:64]
+
+
+def current_invocation_id() -> str | None:
+    """The id of the Restate invocation whose ``ctx.run`` action is running in this thread, if any.
+
+    The SDK copies its context variables into the worker thread that runs a sync action.
+    """
+    from restate.server_context import current_context
+
+    try:
+        ctx = current_context()
+    except LookupError:
+        return None
+    if ctx is None:
+        return None
+    return str(ctx.request().id)
+
+
+def delete_expired(using: str, older_than: timedelta) -> int:
+    """Delete step runs older than ``older_than``: Restate has forgotten those invocations' journals."""
+    deleted, _ = StepRun.objects.using(using).filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
+def load(result: bytes) -> Any:
+    return pickle.loads(result)  # noqa: S301  (our own table, written by dump() below)
+
+
+def dump(value: Any) -> bytes:
+    return pickle.dumps(value)
