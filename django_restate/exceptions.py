@@ -50,6 +50,27 @@ class IngressUnreachable(RestateClientError, ConnectionError):
         self.reason = reason
 
 
+class IngressOutcomeUnknown(IngressUnreachable):
+    """The connection broke after the request was sent, and the request had no idempotency key.
+
+    Restate may or may not have started the invocation, so the client does not guess and does
+    not send it again. With ``idempotency_key=`` the client retries such a request itself, and
+    Restate runs the handler at most once however often the request arrives.
+    """
+
+    def __init__(self, url: str, reason: str, target: str) -> None:
+        RestateClientError.__init__(
+            self,
+            f"The connection to the Restate ingress at {url} broke after the request for {target} was sent "
+            f"({reason}): whether Restate started the invocation is unknown, and without an idempotency key "
+            "it is not sent again. Pass idempotency_key= to make such a retry safe (the client then retries "
+            "by itself), or check the invocation in the admin.",
+        )
+        self.url = url
+        self.reason = reason
+        self.target = target
+
+
 class IngressTimeout(RestateClientError, TimeoutError):
     """The ingress accepted the request but did not answer in time.
 

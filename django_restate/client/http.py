@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import re
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from datetime import timedelta
@@ -18,6 +20,7 @@ from ..conf import restate_settings
 from ..exceptions import (
     HandlerError,
     IngressError,
+    IngressOutcomeUnknown,
     IngressTimeout,
     IngressUnreachable,
     InvocationNotReady,
@@ -28,6 +31,9 @@ from .transport import Accepted, Address, Recorded, Request, on_commit_key
 
 #: Ingress status for "the invocation exists but has not completed yet".
 NOT_READY = 470
+#: Pauses before sending a request again whose connection failed: long enough together to ride
+#: out a Restate node's failover behind a load balancer (about a second), short enough for a view.
+FAILOVER_RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
 class HttpTransport:
@@ -179,12 +185,14 @@ class HttpTransport:
         """One request to the ingress; error statuses and transport failures become typed errors."""
         where, all_headers, seconds = self._prepare(content, headers, timeout)
         http = self._sync_client()
-        try:
-            response = http.request(
-                method, where.url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
-            )
-        except httpx.TransportError as exc:
-            raise _transport_error(where, exc, seconds) from None
+        for attempt in itertools.count():
+            try:
+                response = http.request(
+                    method, where.url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
+                )
+                break
+            except httpx.TransportError as exc:
+                time.sleep(_retry_after(exc, method, all_headers, attempt, where, seconds, target))
         if response.status_code >= 400:
             raise _error_from(response, target)
         return response
@@ -201,12 +209,14 @@ class HttpTransport:
     ) -> httpx.Response:
         where, all_headers, seconds = self._prepare(content, headers, timeout)
         http = self._async_client()
-        try:
-            response = await http.request(
-                method, where.url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
-            )
-        except httpx.TransportError as exc:
-            raise _transport_error(where, exc, seconds) from None
+        for attempt in itertools.count():
+            try:
+                response = await http.request(
+                    method, where.url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
+                )
+                break
+            except httpx.TransportError as exc:
+                await asyncio.sleep(_retry_after(exc, method, all_headers, attempt, where, seconds, target))
         if response.status_code >= 400:
             raise _error_from(response, target)
         return response
@@ -317,6 +327,32 @@ def _accepted(response: httpx.Response) -> Accepted:
 def _timeout_arg(http: httpx.Client | httpx.AsyncClient, seconds: float) -> Any:
     """The HTTP client's own timeout when it is the one wanted: httpx builds a new one per request otherwise."""
     return httpx.USE_CLIENT_DEFAULT if http.timeout.read == seconds else seconds
+
+
+def _retry_after(
+    exc: httpx.TransportError,
+    method: str,
+    headers: Mapping[str, str],
+    attempt: int,
+    where: _http.Target,
+    timeout: float,
+    target: str,
+) -> float:
+    """How long to wait before sending a request again whose connection failed; raises when it must not be.
+
+    A node that died (or a balancer that has not noticed yet) fails the connection. Sending again
+    is safe when nothing was sent (the connection was never made), when the request only reads
+    (attach, output), or when it carries an idempotency key (Restate runs it at most once).
+    Otherwise the outcome is unknown and the caller is told so. A timeout is not retried: the
+    server took the request and is working on it.
+    """
+    never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+    safe = never_sent or method == "GET" or "idempotency-key" in headers
+    if _http.is_timeout(exc) or attempt >= len(FAILOVER_RETRY_DELAYS):
+        raise _transport_error(where, exc, timeout) from None
+    if not safe:
+        raise IngressOutcomeUnknown(where.safe_url, _http.failure_reason(exc), target) from None
+    return FAILOVER_RETRY_DELAYS[attempt]
 
 
 def _transport_error(where: _http.Target, exc: httpx.TransportError, timeout: float) -> RestateClientError:

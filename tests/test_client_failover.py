@@ -1,0 +1,91 @@
+"""A request whose connection fails, as when a Restate node dies under it or a load balancer has
+not yet taken the dead node out: the client sends it again when that cannot run a handler twice
+(nothing was sent, a read, or an idempotency key), and otherwise says the outcome is unknown.
+Checked at the HTTP boundary with httpx's MockTransport; the cluster suite does it for real."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from demo_project.shop.restate_services import Cart, CartItem
+from django_restate.client import RestateClient, http
+from django_restate.exceptions import IngressOutcomeUnknown, IngressTimeout, IngressUnreachable, RestateError
+
+
+@pytest.fixture(autouse=True)
+def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "FAILOVER_RETRY_DELAYS", (0.0, 0.0, 0.0))
+
+
+class Flaky:
+    """Fails the first ``failures`` requests with ``error``, then answers 200."""
+
+    def __init__(self, error: type[httpx.TransportError], failures: int) -> None:
+        self.error, self.failures = error, failures
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if len(self.requests) <= self.failures:
+            raise self.error("the node went away", request=request)
+        return httpx.Response(200, json=2)
+
+
+def client(flaky: Flaky) -> RestateClient:
+    mock = httpx.MockTransport(flaky)
+    return RestateClient("http://ingress.test:8080", transport=mock, async_transport=mock)
+
+
+ITEM = CartItem(sku="tea", quantity=2)
+
+
+def test_a_refused_connection_is_sent_again_even_without_a_key():
+    flaky = Flaky(httpx.ConnectError, failures=2)
+    assert client(flaky).object(Cart, "ada").add_item(ITEM) == 2
+    assert len(flaky.requests) == 3  # nothing reached a handler before the third
+
+
+def test_a_broken_connection_with_an_idempotency_key_is_sent_again_with_the_same_key():
+    flaky = Flaky(httpx.ReadError, failures=2)
+    assert client(flaky).object(Cart, "ada").add_item(ITEM, idempotency_key="add-1") == 2
+    assert [r.headers["idempotency-key"] for r in flaky.requests] == ["add-1"] * 3
+
+
+def test_a_broken_connection_without_a_key_is_an_unknown_outcome_and_not_resent():
+    flaky = Flaky(httpx.RemoteProtocolError, failures=1)
+    with pytest.raises(IngressOutcomeUnknown, match="whether Restate started the invocation is unknown") as caught:
+        client(flaky).object(Cart, "ada").add_item(ITEM)
+    assert len(flaky.requests) == 1
+    assert caught.value.target == "Cart/ada/add_item"
+    assert isinstance(caught.value, IngressUnreachable) and isinstance(caught.value, RestateError)
+
+
+def test_a_send_with_a_key_and_the_async_twin_retry_too():
+    flaky = Flaky(httpx.ReadError, failures=1)
+    ref = client(flaky).object(Cart, "ada").add_item
+    assert asyncio.run(ref.acall(ITEM, idempotency_key="add-2")) == 2
+    assert len(flaky.requests) == 2
+
+
+def test_reads_are_retried_attach_and_output():
+    flaky = Flaky(httpx.ReadError, failures=1)
+    handle = client(flaky).invocation("inv_1")
+    assert handle.attach() == 2
+    assert [r.method for r in flaky.requests] == ["GET", "GET"]
+
+
+def test_it_gives_up_after_the_retries_and_says_unreachable():
+    flaky = Flaky(httpx.ConnectError, failures=99)
+    with pytest.raises(IngressUnreachable, match="Cannot reach the Restate ingress"):
+        client(flaky).object(Cart, "ada").add_item(ITEM, idempotency_key="add-3")
+    assert len(flaky.requests) == len(http.FAILOVER_RETRY_DELAYS) + 1
+
+
+def test_a_timeout_is_not_retried():
+    flaky = Flaky(httpx.ReadTimeout, failures=1)
+    with pytest.raises(IngressTimeout):
+        client(flaky).object(Cart, "ada").add_item(ITEM, idempotency_key="add-4")
+    assert len(flaky.requests) == 1
