@@ -105,6 +105,10 @@ class AdminAPI:
     def version(self) -> dict[str, Any]:
         return dict(self.request("GET", "/version"))
 
+    def cluster_health(self) -> dict[str, Any]:
+        """The cluster's name and its metadata servers' node ids (``GET /cluster-health``)."""
+        return dict(self.request("GET", "/cluster-health"))
+
     def deployments(self) -> list[dict[str, Any]]:
         return list(self.request("GET", "/deployments")["deployments"])
 

@@ -25,9 +25,11 @@ def deployment_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
     require(model_admin.has_view_permission(request))
     deployments: list[dict[str, Any]] = []
     ours: set[str] = set()
+    cluster: dict[str, Any] = {}
     with live() as restate:
         deployments = restate.api.deployments()
         ours = set(our_deployment_ids(restate.api))
+        cluster = restate.api.cluster_health()
     rows = [
         {
             **d,
@@ -47,6 +49,8 @@ def deployment_list(request: HttpRequest, model_admin: ModelAdmin) -> TemplateRe
             "deployment_url": redact_url(restate_settings.DEPLOYMENT_URL),
             "can_register": request.user.has_perm(REGISTER_PERMISSION),
             "restate_error": restate.error,
+            "cluster_name": cluster.get("cluster_name"),
+            "metadata_nodes": sorted((cluster.get("metadata_cluster_health") or {}).get("members") or []),
         },
     )
 
