@@ -39,6 +39,7 @@ class StepRun(models.Model):
     class Meta:
         app_label = "django_restate"
         verbose_name = "step run"
+        default_permissions = ()  # bookkeeping of the steps themselves, with no admin page
         constraints = [models.UniqueConstraint(fields=["invocation_id", "step"], name="django_restate_step_once")]
 
     def __str__(self) -> str:
