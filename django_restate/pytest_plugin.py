@@ -50,6 +50,7 @@ import pytest
 if TYPE_CHECKING:
     from .admin_api import AdminAPI
     from .testing.backend import RestateTestBackend
+    from .testing.cluster import RestateCluster
     from .testing.harness import MockRestate
     from .testing.live import LiveASGIServer
     from .testing.server import RestateServer
@@ -94,6 +95,24 @@ def restate_server() -> Iterator[RestateServer]:
         raise pytest.UsageError(str(exc)) from None
     with server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def restate_cluster() -> Iterator[RestateCluster]:
+    """A real three-node Restate cluster (replication 2) for the whole test session.
+
+    Its nodes can be killed and restarted (``restate_cluster.kill(1)``, ``.restart(1)``); a test
+    that kills one should restart it before it ends.
+    """
+    from .testing.cluster import RestateCluster
+    from .testing.server import RestateServerNotFound
+
+    try:
+        cluster = RestateCluster(nodes=3, replication=2)
+    except RestateServerNotFound as exc:
+        raise pytest.UsageError(str(exc)) from None
+    with cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,30 @@
+"""The ``restate_cluster`` fixture: three nodes, any node's ingress serves, a node can die."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from django_restate.testing.cluster import RestateCluster
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_node_answers_and_one_can_die(restate_cluster: RestateCluster):
+    assert len(restate_cluster.nodes) == 3
+    health = httpx.get(f"{restate_cluster.admin_url}/cluster-health", timeout=10).json()
+    assert sorted(health["metadata_cluster_health"]["members"]) == [1, 2, 3]
+    restate_cluster.kill(2)
+    try:
+        assert len(restate_cluster.live) == 2
+        restate_cluster.wait_ready()  # the two others lead every partition now
+        for url in restate_cluster.ingress_urls[:2]:
+            assert httpx.get(f"{url}/restate/health", timeout=10).status_code == 200
+    finally:
+        restate_cluster.restart(2)
+    assert len(restate_cluster.live) == 3
+
+
+def test_replication_cannot_exceed_the_nodes():
+    with pytest.raises(ValueError, match="replication must be between 1 and the number of nodes"):
+        RestateCluster(nodes=2, replication=3)
