@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from ..exceptions import RestateError
 from .server import free_port, listening
 
 INSTALL_HINT = "haproxy was not found: install Debian's package (`apt-get install haproxy`) or put it on PATH."
 
 
-class BalancerNotFound(RuntimeError):
-    pass
+class BalancerNotFound(RestateError, RuntimeError):
+    """haproxy is not installed."""
 
 
 @dataclass

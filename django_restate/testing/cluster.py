@@ -96,9 +96,13 @@ class RestateCluster:
         return live[0]
 
     def start(self, timeout: float = 60.0) -> RestateCluster:
-        for node in self.nodes:
-            node.launch()
-        self.wait_ready(timeout)
+        try:
+            for node in self.nodes:
+                node.launch()
+            self.wait_ready(timeout)
+        except BaseException:
+            self.close()  # never leave nodes running when the cluster did not come up
+            raise
         return self
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -62,7 +62,7 @@ class DjangoReplica:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, timeout: float = 30.0) -> DjangoReplica:
+    def start(self, timeout: float = 60.0) -> DjangoReplica:
         command = [
             sys.executable, "-m", "uvicorn", self.application,
             "--host", "127.0.0.1", "--port", str(self.port),
@@ -149,11 +149,15 @@ class LocalTopology:
         return self.django_url + "/restate"
 
     def start(self, timeout: float = 90.0) -> LocalTopology:
-        self.cluster.start(timeout)
-        self.balancer.start()
-        for replica in self.replicas:
-            replica.start()
-        self.wait_balanced()
+        try:
+            self.cluster.start(timeout)
+            self.balancer.start()
+            for replica in self.replicas:
+                replica.start()
+            self.wait_balanced()
+        except BaseException:
+            self.close()  # never leave half a topology running (``with`` does not call __exit__ here)
+            raise
         return self
 
     def wait_balanced(self, timeout: float = 15.0) -> None:

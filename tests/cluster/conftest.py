@@ -15,9 +15,9 @@ from django_restate.testing.topology import LocalTopology
 from tests.reliability.harness import ROOT, SETTINGS
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def topology(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopology]:
-    """The whole topology for this module, registered through the balancer."""
+    """The whole topology, started once for the cluster suite and registered through the balancer."""
     from django.db import connection
 
     env = {
@@ -26,7 +26,7 @@ def topology(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         "PYTHONPATH": str(ROOT),
     }
     base_dir = str(tmp_path_factory.mktemp("topology"))
-    # Stopped at module teardown, before pytest-django drops the test database the replicas use.
+    # Stopped when the suite is done, before pytest-django drops the test database the replicas use.
     with LocalTopology(nodes=3, replicas=2, env=env, cwd=ROOT, base_dir=base_dir) as running:
         running.register()
         yield running
