@@ -157,21 +157,24 @@ class Superseded:
         return self.pinned == 0
 
 
-def superseded(admin: AdminAPI, current_id: str) -> list[Superseded]:
-    """Deployments that ``current_id`` replaced: every service they registered is now served by it.
+def superseded(admin: AdminAPI, current: Registration) -> list[Superseded]:
+    """Deployments that ``current`` replaced: every service they registered is served by it now.
 
     A rolling deploy registers the new revision under a new URL while the old replicas still
     serve what was started on the old one (Restate pins an invocation to the deployment it
     started on). The old deployment can go once nothing is pinned to it any more.
+
+    What ``current`` serves comes from the registration's own answer: on a cluster, the node
+    that answers the next request may not have learnt of the new revision yet.
     """
     from .admin_api.sql import quote
 
-    latest = {s["name"]: s.get("deployment_id") for s in admin.services()}
+    serves = {s["name"] for s in current.services}
     found = []
     for deployment in admin.deployments():
         ident = str(deployment.get("id", ""))
         names = [s["name"] for s in deployment.get("services", [])]
-        if ident == current_id or not names or any(latest.get(n) != current_id for n in names):
+        if ident == current.deployment_id or not names or not serves.issuperset(names):
             continue
         rows = admin.query(
             "SELECT COUNT(*) AS n FROM sys_invocation "

@@ -132,7 +132,7 @@ class Command(BaseCommand):
             )
 
     def report_superseded(self, admin: AdminAPI, result: Registration, prune_drained: bool) -> None:
-        old = superseded(admin, str(result.deployment_id))
+        old = superseded(admin, result)
         removed = {d.deployment_id for d in prune(admin, old)} if prune_drained else set()
         for deployment in old:
             uri = redact_url(deployment.uri)
