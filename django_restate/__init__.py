@@ -2,6 +2,7 @@
 
 from .handlers import Service, VirtualObject, Workflow, handler
 from .registry import AlreadyRegistered, NotRegistered, autodiscover, registry
+from .runtime import atomic_step
 
 __all__ = [
     "AlreadyRegistered",
@@ -9,6 +10,7 @@ __all__ = [
     "Service",
     "VirtualObject",
     "Workflow",
+    "atomic_step",
     "autodiscover",
     "handler",
     "registry",
