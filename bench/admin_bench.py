@@ -33,6 +33,7 @@ import httpx
 import restate
 
 from django_restate import VirtualObject
+from django_restate.testing import eventually
 from django_restate.testing.server import wait_for_http
 
 SERVICE = "BenchCart"
@@ -167,14 +168,11 @@ async def create_instances(ingress: str, start: int, stop: int, concurrency: int
 
 
 def wait_for_state(api: Any, instances: int, timeout: float = 1800) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    def filled() -> None:
         rows = api.query(f"SELECT COUNT(*) AS n FROM state WHERE service_name = '{SERVICE}'")
-        if rows[0]["n"] >= 2 * instances:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {rows[0]['n'] // 2} of {instances} instances have state")
-        time.sleep(0.5)
+        assert rows[0]["n"] >= 2 * instances, f"only {rows[0]['n'] // 2} of {instances} instances have state"
+
+    eventually(filled, timeout, 0.5)
 
 
 # -- measuring pages ---------------------------------------------------------------------------

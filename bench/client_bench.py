@@ -45,6 +45,7 @@ from bench.results import table, write_section  # noqa: E402
 from django_restate.admin_api import AdminAPI  # noqa: E402
 from django_restate.client import RestateClient  # noqa: E402
 from django_restate.deployments import register  # noqa: E402
+from django_restate.testing import eventually  # noqa: E402
 from django_restate.testing.server import RestateServer, free_port, wait_for_http  # noqa: E402
 from tests.runtime_app.restate_services import RuntimeNotebook  # noqa: E402
 
@@ -302,10 +303,15 @@ def orm_row() -> list[object]:
         elapsed = time.perf_counter() - start
         done.set()
         sampler.join()
-    after = pg_connections()
-    deadline = time.monotonic() + 5
-    while after > before and time.monotonic() < deadline:  # the sampler's connection may still be closing
-        time.sleep(0.1)
+
+    def settled() -> int:  # the sampler's connection may still be closing
+        after = pg_connections()
+        assert after <= before
+        return after
+
+    try:
+        after = eventually(settled, 5, 0.1)
+    except AssertionError:
         after = pg_connections()
     return [
         ORM_INVOCATIONS,

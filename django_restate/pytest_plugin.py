@@ -10,21 +10,21 @@ Fixtures
     A real ``restate-server`` on free loopback ports with its own data dir. The
     binary is found through ``$RESTATE_SERVER_BIN``, ``node_modules/.bin`` or
     ``PATH``; when it is missing the test errors with how to install it.
-``restate_live_server`` (session)
+``restate_live_server`` (session, needs pytest-django)
     The project's ASGI application (``settings.ASGI_APPLICATION``) served by
-    uvicorn in a thread, registered with ``restate_server``.
-``restate_live`` (function, needs the database)
+    uvicorn in a thread, registered with ``restate_server`` at ``ENDPOINT_PATH``.
+``restate_live`` (function, needs pytest-django and the database)
     ``restate_live_server`` plus a transactional test database and the
     ``RESTATE`` setting pointed at the test server. Returns a :class:`LiveRestate`.
     Restate's own state outlives a test: use unique keys per test.
-``restate_mock`` (function, needs the database)
+``restate_mock`` (function, needs pytest-django and the database)
     A :class:`~django_restate.testing.harness.MockRestate`: handler classes run
     in-process, state in the ORM (``INSTALLED_APPS += ["django_restate.testing"]``),
     inside the test's transaction. While it is active the project's
     ``django_restate.client.client`` talks to it, so views under test call the mock. Options come from
     ``@pytest.mark.restate_mock(replay_check=True, max_attempts=..., start_time=...)``;
     ``--restate-replay-check`` (or the ini option ``restate_replay_check``) turns the
-    replay check on for every test.
+    replay check on for every test, and starts ``restate_server`` in always-replay mode.
 ``restate_backend`` (function)
     The same test against the mock and against a real server: a test that uses it runs
     once per backend (``[mock]`` / ``[real]``), getting a ``MockRestate`` or a
@@ -36,16 +36,20 @@ Markers
 ``restate_parity(backends=("mock", "real"))``
     Run the test once per backend through the ``restate_backend`` fixture.
 ``restate_mock(replay_check=False, max_attempts=5, start_time=None)``
-    Options of the ``restate_mock`` fixture for this test.
+    Options of the ``restate_mock`` fixture for this test (``mock_options`` in
+    ``django_restate.testing.options`` holds them and their defaults).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .testing import options as mock_marker
 
 if TYPE_CHECKING:
     from .admin_api import AdminAPI
@@ -70,7 +74,7 @@ class LiveRestate:
 
     @property
     def deployment_url(self) -> str:
-        return self.django.url + "/restate"
+        return deployment_url(self.django.url)
 
     def settings(self) -> dict[str, Any]:
         """The ``RESTATE`` setting that points this project at the test server."""
@@ -84,13 +88,46 @@ class LiveRestate:
         }
 
 
+def deployment_url(base_url: str) -> str:
+    """Where the project served at ``base_url`` answers Restate: its ``ENDPOINT_PATH``."""
+    from .asgi import normalise_prefix
+    from .conf import restate_settings
+
+    return base_url + normalise_prefix(restate_settings.ENDPOINT_PATH).rstrip("/")
+
+
+class WithoutPytestDjango:
+    """Stand-ins for the pytest-django fixtures ours build on, registered only when pytest-django is
+    not installed, so that using ours ends in a UsageError that says what to install."""
+
+    @staticmethod
+    def _missing(name: str) -> pytest.UsageError:
+        return pytest.UsageError(
+            f"restate_mock, restate_live and restate_live_server need pytest-django (for its {name} "
+            "fixture): pip install pytest-django (or django-restate[test]) and set DJANGO_SETTINGS_MODULE."
+        )
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(self) -> None:
+        raise self._missing("django_db_setup")
+
+    @pytest.fixture
+    def db(self) -> None:
+        raise self._missing("db")
+
+    @pytest.fixture
+    def transactional_db(self) -> None:
+        raise self._missing("transactional_db")
+
+
 @pytest.fixture(scope="session")
-def restate_server() -> Iterator[RestateServer]:
-    """A real restate-server for the whole test session."""
+def restate_server(request: pytest.FixtureRequest) -> Iterator[RestateServer]:
+    """A real restate-server for the whole test session; in always-replay mode with
+    ``--restate-replay-check``, so the ``[real]`` runs check determinism too."""
     from .testing.server import RestateServer, RestateServerNotFound
 
     try:
-        server = RestateServer()
+        server = RestateServer(always_replay=_replay_check(request.config))
     except RestateServerNotFound as exc:
         raise pytest.UsageError(str(exc)) from None
     with server:
@@ -116,8 +153,9 @@ def restate_cluster() -> Iterator[RestateCluster]:
 
 
 @pytest.fixture(scope="session")
-def restate_live_server(restate_server: RestateServer, django_db_setup: Any) -> Iterator[LiveASGIServer]:
+def restate_live_server(django_db_setup: Any, restate_server: RestateServer) -> Iterator[LiveASGIServer]:
     """The project's ASGI application, served in a thread and registered with ``restate_server``."""
+    # django_db_setup first: without pytest-django that is the UsageError, before a server starts.
     from django.conf import settings
     from django.utils.module_loading import import_string
 
@@ -130,7 +168,7 @@ def restate_live_server(restate_server: RestateServer, django_db_setup: Any) -> 
         raise pytest.UsageError("restate_live_server needs settings.ASGI_APPLICATION to point at your ASGI app.")
     with LiveASGIServer(import_string(path), "uvicorn") as live:
         with AdminAPI(restate_server.admin_url) as admin:
-            register(admin, live.url + "/restate")
+            register(admin, deployment_url(live.url))
         yield live
 
 
@@ -152,7 +190,6 @@ def restate_live(
 # -- the mock, and one test against both backends --------------------------------------------
 
 BACKENDS = ("mock", "real")
-MOCK_OPTIONS = ("replay_check", "max_attempts", "start_time")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -166,7 +203,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--restate-replay-check",
         action="store_true",
         default=None,
-        help="Run every handler a second time against its journal in restate_mock (non-determinism check).",
+        help="Run every handler a second time against its journal in restate_mock, and start restate_server "
+        "in always-replay mode (non-determinism check).",
     )
     parser.addini("restate_replay_check", type="bool", default=False, help="Default of --restate-replay-check.")
 
@@ -178,8 +216,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "restate_mock(replay_check=False, max_attempts=5, start_time=None): options of the restate_mock fixture",
+        f"restate_mock{mock_marker.signature()}: options of the restate_mock fixture",
     )
+    if not config.pluginmanager.hasplugin("django"):
+        config.pluginmanager.register(WithoutPytestDjango(), "django_restate_without_pytest_django")
     chosen = config.getoption("--restate-backend")
     if chosen not in (*BACKENDS, "both"):
         raise pytest.UsageError(f"--restate-backend must be mock, real or both, not {chosen!r}.")
@@ -240,22 +280,37 @@ def restate_mock(request: pytest.FixtureRequest, db: None) -> Iterator[MockResta
             "in your test settings (it has its own tables, so production never gets them)."
         )
     marker = request.node.get_closest_marker("restate_mock")
-    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
-    unknown = sorted(set(options) - set(MOCK_OPTIONS)) + (["positional arguments"] if marker and marker.args else [])
-    if unknown:
-        raise pytest.UsageError(
-            f"{request.node.nodeid}: restate_mock does not take {', '.join(unknown)}; "
-            f"its options are {', '.join(MOCK_OPTIONS)}."
-        )
-    if "replay_check" not in options:
-        flag = request.config.getoption("--restate-replay-check")
-        options["replay_check"] = bool(flag if flag is not None else request.config.getini("restate_replay_check"))
+    options = _mock_options(marker, request.node.nodeid)
+    if marker is None or not (marker.args or "replay_check" in marker.kwargs):
+        options["replay_check"] = _replay_check(request.config)
     mock = MockRestate(**options)
     try:
         with client.using(mock):  # the project's client, in the code under test, runs against the mock
             yield mock
     finally:
         mock.close()
+
+
+def _replay_check(config: pytest.Config) -> bool:
+    """``--restate-replay-check``, else the ini option ``restate_replay_check``."""
+    flag = config.getoption("--restate-replay-check")
+    return bool(flag if flag is not None else config.getini("restate_replay_check"))
+
+
+def _mock_options(marker: pytest.Mark | None, nodeid: str) -> dict[str, Any]:
+    """The marker's options with the defaults filled in, checked by calling the signature function
+    with them (pytest-django's ``_django_db_signature`` trick): Python names what is wrong."""
+    if marker is None:
+        return mock_marker.mock_options()
+    try:
+        return mock_marker.mock_options(*marker.args, **marker.kwargs)
+    except TypeError as exc:
+        known = inspect.signature(mock_marker.mock_options).parameters
+        unknown = sorted(set(marker.kwargs) - set(known))
+        raise pytest.UsageError(
+            f"{nodeid}: restate_mock does not take {', '.join(unknown) if unknown else exc}; "
+            f"its options are {', '.join(known)}: @pytest.mark.restate_mock{mock_marker.signature()}."
+        ) from None
 
 
 @pytest.fixture

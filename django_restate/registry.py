@@ -10,7 +10,7 @@ import inspect
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
@@ -30,6 +30,13 @@ class NotRegistered(RestateError, LookupError):
     """A service name or class that no installed app defines."""
 
 
+class Snapshot(NamedTuple):
+    """What a registry held at one moment; ``Registry.restore`` puts it back."""
+
+    specs: dict[str, ServiceSpec]
+    conflicts: list[AlreadyRegistered]
+
+
 class Registry:
     def __init__(self) -> None:
         # function -> every (service, handler) whose class has it (inherited ones included),
@@ -45,9 +52,17 @@ class Registry:
 
     @_specs.setter
     def _specs(self, specs: dict[str, ServiceSpec]) -> None:
-        # Tests save and restore the registry by assigning this: drop what was derived from it.
+        # Replacing the specs (restore) drops what was derived from them.
         self._services = specs
         self._by_function = None
+
+    def snapshot(self) -> Snapshot:
+        """What is registered now, to ``restore()`` later: a test that registers classes, or a
+        failed autodiscovery, leaves the registry as it found it."""
+        return Snapshot(dict(self._specs), list(self.conflicts))
+
+    def restore(self, snapshot: Snapshot) -> None:
+        self._specs, self.conflicts = dict(snapshot.specs), list(snapshot.conflicts)
 
     def register(self, *services: type[RestateService] | SDKService, module: str | None = None) -> None:
         """Register handler classes, or SDK-style service objects (``restate.Service("Greeter")``
@@ -208,7 +223,7 @@ def autodiscover() -> None:
     """
     from django.apps import apps
 
-    before = (dict(registry._specs), list(registry.conflicts))
+    before = registry.snapshot()
     try:
         autodiscover_modules(DISCOVERY_MODULE)
         for app_config in apps.get_app_configs():
@@ -216,5 +231,5 @@ def autodiscover() -> None:
             if module is not None:
                 registry.register_module(module)
     except BaseException:
-        registry._specs, registry.conflicts = before
+        registry.restore(before)
         raise

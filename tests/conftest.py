@@ -13,11 +13,11 @@ from django_restate.registry import registry
 @pytest.fixture
 def isolated_registry() -> Iterator[None]:
     """Let a test register or discover classes without leaking them into other tests."""
-    specs, conflicts = dict(registry._specs), list(registry.conflicts)
+    snapshot = registry.snapshot()
     try:
         yield
     finally:
-        registry._specs, registry.conflicts = specs, conflicts
+        registry.restore(snapshot)
 
 
 @pytest.fixture

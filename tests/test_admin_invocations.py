@@ -8,8 +8,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 
 from django_restate.admin_api import queries
+from django_restate.testing import eventually
 from tests.admin_app import fixtures
-from tests.admin_app.fixtures import SERVICE, wait_for
+from tests.admin_app.fixtures import SERVICE
 
 notebooks = fixtures.notebooks
 
@@ -96,7 +97,11 @@ def test_retry_count_and_last_failure_are_shown_and_resume_retries_now(notebooks
 
     # Resume retries at once instead of waiting out the back-off.
     assert notebooks.client.post(detail(invocation_id) + "resume/").status_code == 302
-    wait_for(lambda: notebooks.invocation(invocation_id).get("retry_count") == 2, timeout=20)
+
+    def retried() -> None:
+        assert notebooks.invocation(invocation_id).get("retry_count") == 2
+
+    eventually(retried, 20)
 
     # Killing it ends it.
     assert notebooks.client.post(detail(invocation_id) + "kill/").status_code == 302
@@ -139,7 +144,11 @@ def test_purge_removes_a_completed_invocation(notebooks):
     [row] = notebooks.api.query(f"SELECT id FROM sys_invocation WHERE target_service_key = '{key}'")
     response = notebooks.client.post(detail(row["id"]) + "purge/")
     assert response.status_code == 302 and response.url == LIST
-    wait_for(lambda: not notebooks.invocation(row["id"]))
+
+    def purged() -> None:
+        assert not notebooks.invocation(row["id"]), "the invocation is still there"
+
+    eventually(purged, 30)
     assert notebooks.client.get(detail(row["id"])).status_code == 404
 
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from django_restate.admin_api import queries
+from django_restate.testing import eventually
 from tests.admin_app import fixtures
-from tests.admin_app.fixtures import wait_for
 
 notebooks = fixtures.notebooks
 
@@ -18,7 +18,11 @@ WORKFLOW = "AdminApproval"
 def start(notebooks, workflow_id: str) -> None:
     ingress = notebooks.live.ingress_url
     httpx.post(f"{ingress}/{WORKFLOW}/{workflow_id}/run/send", json="ship it", timeout=30).raise_for_status()
-    wait_for(lambda: queries.state(notebooks.api, WORKFLOW, workflow_id))
+
+    def stored() -> None:
+        assert queries.state(notebooks.api, WORKFLOW, workflow_id), "the workflow has not stored its state yet"
+
+    eventually(stored, 30)
 
 
 def decide(notebooks, workflow_id: str, handler: str, body: object) -> None:

@@ -4,7 +4,6 @@ call / send / attach, idempotency keys, workflows, and the errors a caller can h
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import timedelta
 
@@ -22,6 +21,7 @@ from django_restate.exceptions import (
     InvocationNotReady,
 )
 from django_restate.registry import NotRegistered
+from django_restate.testing import eventually
 from django_restate.testing.server import free_port
 from tests.runtime_app.models import Note
 from tests.runtime_app.restate_services import (
@@ -131,10 +131,11 @@ def test_workflow_submit_query_attach(restate_live):
     with pytest.raises(InvocationNotReady):
         approval.run.output()
     # Shared handlers run while the workflow waits.
-    deadline = time.monotonic() + 20
-    while approval.status() != "waiting" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert approval.status() == "waiting"
+
+    def waiting() -> None:
+        assert approval.status() == "waiting"
+
+    eventually(waiting, 20)
     approval.decide(True)
     result = approval.run.attach()
     assert result == ApprovalResult(title="Holiday", approved=True)

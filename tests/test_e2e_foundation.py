@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from django_restate.admin_api import AdminAPI
 from django_restate.admin_api.sql import quote
 from django_restate.asgi import get_asgi_application
 from django_restate.deployments import register
+from django_restate.testing import eventually
 from django_restate.testing.live import LiveASGIServer
 from django_restate.testing.server import RestateServer, free_port, wait_for_http
 
@@ -88,10 +88,11 @@ def test_workflow_with_durable_step_sleep_and_promise(ingress, restate):
     order_id = f"order-{uuid.uuid4().hex[:8]}"
     started = ingress.post(f"/Checkout/{order_id}/run/send", json={"customer": "ada", "items": {"tea": 4}})
     assert started.json()["status"] == "Accepted"
-    deadline = time.monotonic() + 10
-    while ingress.post(f"/Checkout/{order_id}/status").json() != "awaiting approval":
-        assert time.monotonic() < deadline, "workflow never reached the approval step"
-        time.sleep(0.05)
+
+    def awaiting_approval() -> None:
+        assert ingress.post(f"/Checkout/{order_id}/status").json() == "awaiting approval"
+
+    eventually(awaiting_approval, 10)
     assert Product.objects.get(sku="tea").stock == 6  # the durable step ran once
     assert ingress.post(f"/Checkout/{order_id}/approve", json=True).status_code == 200
     result = ingress.get(f"/restate/workflow/Checkout/{order_id}/attach")

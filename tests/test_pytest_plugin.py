@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from django_restate.testing.server import find_binary
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,3 +168,109 @@ def test_plugin_import_does_not_configure_django() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.stdout.strip() == "lazy", done.stderr
+
+
+def test_the_marker_is_checked_by_its_signature(project: pytest.Pytester) -> None:
+    """The marker takes what ``mock_options`` takes, positionally too; Python names what is wrong."""
+    project.makepyfile(
+        test_marker="""
+        import pytest
+
+        @pytest.mark.restate_mock(True, 2, 0.0)
+        def test_positional(restate_mock):
+            assert restate_mock.engine.replay_check is True
+            assert restate_mock.engine.max_attempts == 2
+            assert restate_mock.now == 0.0
+
+        def test_defaults(restate_mock):
+            assert restate_mock.engine.max_attempts == 5
+
+        @pytest.mark.restate_mock(True, 2, 0.0, "one too many")
+        def test_too_many(restate_mock):
+            pass
+        """
+    )
+    result = project.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*test_positional PASSED*", "*test_defaults PASSED*", "*test_too_many ERROR*"])
+    result.stdout.fnmatch_lines(["*restate_mock does not take *positional arguments*its options are replay_check*"])
+    assert result.parseoutcomes()["passed"] == 2
+
+
+def test_fixtures_that_need_pytest_django_say_so(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_live="def test_live(restate_live_server):\n    pass\n",
+        test_mock="def test_mock(restate_mock):\n    pass\n",
+    )
+    result = project.runpytest_subprocess("-p", "no:django", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*restate_live_server need pytest-django (for its django_db_setup fixture): pip install pytest-django*",
+            "*restate_live_server need pytest-django (for its db fixture)*",
+        ],
+        consecutive=False,
+    )
+    assert result.ret != 0
+
+
+@pytest.mark.e2e
+def test_the_live_server_is_registered_at_the_configured_endpoint_path(project: pytest.Pytester, monkeypatch) -> None:
+    """A project that serves Restate under its own ENDPOINT_PATH gets registered there, so calls work."""
+    project.makepyfile(
+        settings_api_path="""
+        from tests.settings import *
+        RESTATE = {**RESTATE, "ENDPOINT_PATH": "/api/restate/"}
+        """,
+        test_live="""
+        import httpx
+
+        def test_live(restate_live):
+            assert restate_live.deployment_url == restate_live.django.url + "/api/restate"
+            assert httpx.get(restate_live.deployment_url + "/health", timeout=10).status_code == 200
+            greeted = httpx.post(f"{restate_live.ingress_url}/Greeter/greet", json="Ada", timeout=30)
+            assert greeted.json() == "Hello, Ada! (3 letters)", greeted.text
+        """,
+    )
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "settings_api_path")
+    monkeypatch.setenv("RESTATE_SERVER_BIN", find_binary(ROOT))  # pytester runs in a directory of its own
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.e2e
+def test_the_replay_check_flag_puts_the_real_server_in_always_replay_mode(project: pytest.Pytester, monkeypatch):
+    """--restate-replay-check starts restate_server with the SDK harness's always_replay setting (and
+    the server runs with it). Over HTTP/1.1, as the uvicorn of restate_live_server serves, Restate
+    drives the endpoint request-response and replays at every suspension anyway: the probe's code
+    outside ctx.run runs again after its sleep either way."""
+    project.makepyfile(
+        test_replay="""
+        from datetime import timedelta
+
+        import httpx
+        import restate
+
+        from django_restate import Service, registry
+
+        RUNS = []
+
+
+        class ReplayProbe(Service):
+            async def probe(self, ctx: restate.Context) -> int:
+                RUNS.append(1)  # outside ctx.run on purpose: it runs again on every replay
+                await ctx.sleep(timedelta(milliseconds=10))
+                return len(RUNS)
+
+
+        registry.register(ReplayProbe)
+
+
+        def test_probe(restate_live, request):
+            timeout = restate_live.server.extra_env.get("RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT")
+            assert timeout == ("0s" if request.config.getoption("--restate-replay-check") else None)
+            runs = httpx.post(f"{restate_live.ingress_url}/ReplayProbe/probe", json=None, timeout=60).json()
+            assert runs >= 2, runs
+        """
+    )
+    monkeypatch.setenv("RESTATE_SERVER_BIN", find_binary(ROOT))
+    project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--restate-replay-check").assert_outcomes(passed=1)

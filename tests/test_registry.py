@@ -169,3 +169,23 @@ def test_spec_checks_the_kind_with_one_wording():
         own.spec(Greeter, "object", via="restate_mock")
     with pytest.raises(NotRegistered):
         own.spec("Nope", "service")
+
+
+def test_restore_puts_back_a_snapshot_and_forgets_lookups_made_since():
+    own = Registry()
+    own.register(Greeter)
+    snapshot = own.snapshot()
+
+    class Later(Service):
+        async def hello(self, ctx: restate.Context) -> str:
+            return "hi"
+
+    own.register(Later)
+    own.conflicts.append(AlreadyRegistered("a clash"))
+    assert own.for_method(Later.hello)[0].cls is Later
+    own.restore(snapshot)
+    assert [s.name for s in own] == ["Greeter"] and own.conflicts == []
+    with pytest.raises(LookupError):
+        own.for_method(Later.hello)
+    own.register(Later)  # the snapshot is a copy: restoring did not share the dict
+    assert "Later" not in snapshot.specs

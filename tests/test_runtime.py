@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-import time
 import uuid
 
 import pytest
@@ -17,6 +16,7 @@ from restate.exceptions import SuspendedException, TerminalError
 from django_restate import runtime, signals
 from django_restate.client import client
 from django_restate.exceptions import HandlerError
+from django_restate.testing import eventually
 from tests.runtime_app.models import Account, Note
 from tests.runtime_app.restate_services import (
     ApprovalRequest,
@@ -254,12 +254,13 @@ def test_signals_report_suspension(restate_live, recorded):
     wf_id = unique("signals")
     approval = client.workflow(RuntimeApproval, wf_id)
     approval.run.submit(ApprovalRequest(title="t"))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if any(name == "finished" and kw["handler"] == "run" for name, kw in recorded.for_key(wf_id)):
-            break
-        time.sleep(0.05)
-    finished = [kw for name, kw in recorded.for_key(wf_id) if name == "finished" and kw["handler"] == "run"]
+
+    def run_finished() -> list[dict]:
+        finished = [kw for name, kw in recorded.for_key(wf_id) if name == "finished" and kw["handler"] == "run"]
+        assert finished, "the workflow's run has not reported finished yet"
+        return finished
+
+    finished = eventually(run_finished, 20)
     assert finished[0]["suspended"] is True  # waiting for the decision promise
     approval.decide(True)
     approval.run.attach()

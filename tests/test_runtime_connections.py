@@ -4,7 +4,6 @@ over 2,000 invocations, each with an async ORM read in the handler and a sync OR
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import pytest
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from django_restate.client import client
+from django_restate.testing import eventually
 from tests.runtime_app.models import Note
 from tests.runtime_app.restate_services import RuntimeNotebook
 
@@ -60,9 +60,8 @@ def test_connection_count_stays_flat(restate_live):
     assert len(results) == INVOCATIONS
     assert Note.objects.filter(key__startswith=prefix).count() == INVOCATIONS
 
-    after = connections_to_test_database()
-    deadline = time.monotonic() + 5
-    while after > before and time.monotonic() < deadline:  # a last attempt may still be closing
-        time.sleep(0.1)
+    def none_leaked() -> None:  # a last attempt may still be closing its connection
         after = connections_to_test_database()
-    assert after <= before, f"{after - before} connections leaked over {INVOCATIONS} invocations (peak {peak})"
+        assert after <= before, f"{after - before} connections leaked over {INVOCATIONS} invocations (peak {peak})"
+
+    eventually(none_leaked, 5, 0.1)

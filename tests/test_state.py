@@ -16,8 +16,9 @@ from django_restate.state import (
     entries_from_rows,
     state_version,
 )
+from django_restate.testing import eventually
 from tests.admin_app import fixtures
-from tests.admin_app.fixtures import SERVICE, wait_for
+from tests.admin_app.fixtures import SERVICE
 
 notebooks = fixtures.notebooks
 
@@ -104,5 +105,11 @@ def test_version_matches_the_servers(notebooks):
 
     api.replace_state(SERVICE, key, {"items": list(b"[]")}, state_version({**current, "note": b'"other"'}))
     api.replace_state(SERVICE, key, {"items": list(b'{"pear": 1}')}, state_version(current))
-    assert wait_for(lambda: notebooks.state(key) != current and notebooks.state(key)) == {"items": b'{"pear": 1}'}
+
+    def replaced() -> dict[str, bytes]:
+        state = notebooks.state(key)
+        assert state and state != current, "the second replace is not applied yet"
+        return state
+
+    assert eventually(replaced, 30) == {"items": b'{"pear": 1}'}
     assert notebooks.call(key, "read", "items") == {"pear": 1}

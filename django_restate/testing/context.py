@@ -3,14 +3,14 @@
 One class serves every kind of handler, as the SDK's own ``ServerInvocationContext``
 does; the handler's kind decides what it may do (shared handlers only read state,
 only workflows have promises), and a step the real server would refuse raises
-:class:`~django_restate.testing.errors.RetryForever` naming the mistake.
+`django_restate.testing.errors.RetryForever` naming the mistake.
 
 Every durable step is appended to the invocation's journal. When the invocation is
 retried or resumed the handler runs again from the top and each step is matched
 against the journal and answered from it, as Restate replays.
 
 The context asks the engine for everything outside the handler (other invocations, timers,
-the database) through :class:`ContextEngine`, and the futures it returns live here, next to
+the database) through `ContextEngine`, and the futures it returns live here, next to
 it, as the SDK keeps ``ServerDurableFuture`` next to ``ServerInvocationContext``. They
 subclass the SDK's own future classes so that ``restate.gather``, ``restate.select`` and
 ``restate.as_completed`` (which only accept SDK futures) work on them too.
@@ -70,7 +70,7 @@ Target = tuple[ServiceSpec, HandlerSpec]
 
 
 class ContextEngine(Protocol):
-    """What a :class:`MockContext` asks of the engine that runs it: everything outside the
+    """What a `MockContext` asks of the engine that runs it: everything outside the
     handler's own journal. ``inv`` is always the context's own invocation."""
 
     def fail_test(self, error: BaseException) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any, Literal
 
 import httpx
 
 from .server import free_port
+from .waiting import eventually
 
 ServerKind = Literal["uvicorn", "hypercorn"]
 
@@ -38,17 +38,17 @@ class LiveASGIServer:
     def start(self, timeout: float = 20.0) -> LiveASGIServer:
         self._thread = threading.Thread(target=self._run, name=f"live-{self.kind}-{self.port}", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answers() -> None:
             if self._error is not None:
                 raise RuntimeError(f"{self.kind} failed to start") from self._error
-            try:
-                # Any HTTP answer means the server is up; Django may well 404 on "/".
-                httpx.get(self.url + "/", timeout=1)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise TimeoutError(f"{self.kind} did not start on {self.url}")
+            httpx.get(self.url + "/", timeout=1)  # any HTTP answer means it is up; Django may well 404 on "/"
+
+        try:
+            eventually(answers, timeout, retry_on=httpx.HTTPError)
+        except httpx.HTTPError as exc:
+            raise TimeoutError(f"{self.kind} did not start on {self.url}") from exc
+        return self
 
     def _run(self) -> None:
         try:

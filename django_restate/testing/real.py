@@ -5,7 +5,6 @@ fixture gives it to parity tests; it is the mock's reference."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -16,6 +15,7 @@ from ..handlers import RestateService
 from ..registry import registry
 from ..state import decode_value
 from .backend import RestateTestBackend
+from .waiting import eventually
 
 T = TypeVar("T")
 
@@ -55,11 +55,4 @@ class RealRestate(RestateTestBackend):
         return {name: decode_value(value).readable() for name, value in raw.items()}
 
     def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return check()
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        return eventually(check, timeout, 0.02)

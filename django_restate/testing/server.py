@@ -8,19 +8,20 @@ Used by the test suite, the pytest plugin, the demo script and the benchmarks::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from ..exceptions import RestateError
+from .waiting import eventually
 
 ENV_BINARY = "RESTATE_SERVER_BIN"
 INSTALL_HINT = (
@@ -62,18 +63,28 @@ def wait_for_http(
 
     Raises RuntimeError at once when ``process`` exits, TimeoutError after ``timeout`` seconds.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers() -> None:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the server for {url} exited with {process.returncode}")
-        try:
-            response = httpx.get(url, timeout=1)
-            if ok is None or response.status_code == ok:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing answered on {url} in {timeout}s")
+        status = httpx.get(url, timeout=1).status_code
+        assert ok is None or status == ok, f"{url} answered {status}, not {ok}"
+
+    try:
+        eventually(answers, timeout, retry_on=(AssertionError, httpx.HTTPError))
+    except (AssertionError, httpx.HTTPError) as exc:
+        raise TimeoutError(f"nothing answered on {url} in {timeout}s") from exc
+
+
+def switches(*, always_replay: bool = False, disable_retries: bool = False) -> dict[str, str]:
+    """The server settings behind ``RestateServer``'s switches, as the SDK's harness sets them."""
+    env: dict[str, str] = {}
+    if always_replay:
+        env["RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT"] = "0s"
+    if disable_retries:
+        env["RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS"] = "1"
+        env["RESTATE_DEFAULT_RETRY_POLICY__ON_MAX_ATTEMPTS"] = "kill"
+    return env
 
 
 def free_port() -> int:
@@ -88,7 +99,15 @@ def listening(port: int) -> bool:
 
 
 class RestateServer:
-    """One restate-server process. ``restart()`` keeps the data dir, as a crash would."""
+    """One restate-server process. ``restart()`` keeps the data dir, as a crash would.
+
+    The SDK's own test harness has two switches, and so does this: ``always_replay`` makes the
+    server suspend an invocation at every await and resume it by replaying its journal (an
+    inactivity timeout of 0s), so non-deterministic handlers fail against the real server too;
+    ``disable_retries`` makes a failed attempt final (one attempt, then the invocation is killed).
+    ``always_replay`` matters for endpoints served over HTTP/2: over HTTP/1.1 Restate drives an
+    endpoint request-response, suspending and replaying at every await that has to wait anyway.
+    """
 
     def __init__(
         self,
@@ -96,6 +115,9 @@ class RestateServer:
         base_dir: str | None = None,
         env: dict[str, str] | None = None,
         node_name: str = "django-restate",
+        *,
+        always_replay: bool = False,
+        disable_retries: bool = False,
     ):
         self.binary = binary or find_binary()
         self.node_name = node_name
@@ -104,7 +126,7 @@ class RestateServer:
         self.ingress_port = free_port()
         self.admin_port = free_port()
         self.node_port = free_port()
-        self.extra_env = dict(env or {})
+        self.extra_env = {**switches(always_replay=always_replay, disable_retries=disable_retries), **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = Path(self.base_dir) / "server.log"
 
@@ -151,25 +173,26 @@ class RestateServer:
         return self.process is not None and self.process.poll() is None
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Until the admin API, the ingress and the admin's SQL queries all answer."""
+
+        def ready() -> None:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"restate-server exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                admin = httpx.get(f"{self.admin_url}/health", timeout=1)
-                ingress = httpx.get(f"{self.ingress_url}/restate/health", timeout=1)
-                query = httpx.post(
-                    f"{self.admin_url}/query",
-                    json={"query": "SELECT 1 AS one FROM sys_deployment LIMIT 1"},
-                    headers={"accept": "application/json"},
-                    timeout=2,
-                )
-                if admin.status_code == 200 and ingress.status_code == 200 and query.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"restate-server did not become ready in {timeout}s:\n{self.log_tail()}")
+            admin = httpx.get(f"{self.admin_url}/health", timeout=1)
+            ingress = httpx.get(f"{self.ingress_url}/restate/health", timeout=1)
+            query = httpx.post(
+                f"{self.admin_url}/query",
+                json={"query": "SELECT 1 AS one FROM sys_deployment LIMIT 1"},
+                headers={"accept": "application/json"},
+                timeout=2,
+            )
+            statuses = (admin.status_code, ingress.status_code, query.status_code)
+            assert statuses == (200, 200, 200), f"admin, ingress and query answered {statuses}"
+
+        try:
+            eventually(ready, timeout, 0.1, retry_on=(AssertionError, httpx.HTTPError))
+        except (AssertionError, httpx.HTTPError) as exc:
+            raise TimeoutError(f"restate-server did not become ready in {timeout}s:\n{self.log_tail()}") from exc
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -192,9 +215,11 @@ class RestateServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         # The launcher can exit before the binary it started has let go of its ports.
-        deadline = time.monotonic() + timeout
-        while any(listening(p) for p in (self.ingress_port, self.admin_port)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with contextlib.suppress(AssertionError):
+            eventually(self._ports_released, timeout)
+
+    def _ports_released(self) -> None:
+        assert not any(listening(p) for p in (self.ingress_port, self.admin_port)), "restate-server still listens"
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

@@ -6,11 +6,10 @@ Test modules import the fixtures they use (``from tests.admin_app.fixtures impor
 from __future__ import annotations
 
 import base64
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -19,9 +18,9 @@ from django.test import Client
 from django_restate.admin_api import AdminAPI, queries
 from django_restate.admin_api.sql import quote
 from django_restate.pytest_plugin import LiveRestate
+from django_restate.testing import eventually
 
 SERVICE = "AdminNotebook"
-T = TypeVar("T")
 
 
 @dataclass
@@ -63,21 +62,15 @@ class Notebooks:
         return rows[0] if rows else {}
 
     def wait_for_status(self, invocation_id: str, *statuses: str, timeout: float = 30) -> dict[str, Any]:
-        return wait_for(lambda: (row := self.invocation(invocation_id)).get("status") in statuses and row, timeout)
+        def reached() -> dict[str, Any]:
+            row = self.invocation(invocation_id)
+            assert row.get("status") in statuses, f"{invocation_id} is {row.get('status')!r}, not one of {statuses}"
+            return row
+
+        return eventually(reached, timeout)
 
     def instance_url(self, key: str) -> str:
         return f"/admin/django_restate/state/instance/?service={SERVICE}&key={key}"
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {probe}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from django_restate.testing import aeventually
 from django_restate.testing.server import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,14 +265,6 @@ def plan_increments(run: str, keys: int, per_key: int) -> list[Increment]:
     return [Increment(key=f"{run}-k{k}", token=f"{run}-k{k}-{i}") for i in range(per_key) for k in range(keys)]
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def counter_values(ingress_url: str, keys: list[str]) -> dict[str, int]:
     """Each key's value, read through the object's shared handler."""
     with httpx.Client(base_url=ingress_url, timeout=30) as client:
@@ -291,7 +284,11 @@ def run_with_faults(
     async def scenario() -> list[Increment]:
         load = asyncio.create_task(drive_increments(ingress_url, increments, CONCURRENCY, progress))
         for after, fault in faults:
-            await wait_for(lambda n=after: progress.acknowledged >= n or load.done(), 120, f"{after} increments")
+
+            def acknowledged(n: int = after) -> None:
+                assert progress.acknowledged >= n or load.done(), f"{progress.acknowledged} of {n} acknowledged"
+
+            await aeventually(acknowledged, 120, 0.02)
             assert not load.done(), "the load finished before the fault; nothing was in flight"
             await fault(progress)
         return await load

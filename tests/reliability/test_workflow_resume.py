@@ -8,11 +8,10 @@ gated step is in flight, restarts it, opens the gate, and counts.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
+from django_restate.testing import eventually
 from django_restate.testing.server import RestateServer
 from tests.reliability_app.models import Gate, StepEffect
 
@@ -23,16 +22,14 @@ pytestmark = pytest.mark.e2e
 PIPELINE = "ReliabilityPipeline"
 
 
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def entered(gate: str) -> int:
     row = Gate.objects.filter(name=gate).values_list("entered", flat=True).first()
     return row or 0
+
+
+def reached(gate: str, times: int) -> None:
+    """The workflow's attempts have entered the gate ``times`` times."""
+    assert entered(gate) == times, f"the gate was entered {entered(gate)} times, not {times}"
 
 
 @pytest.mark.parametrize("crash", ["kill -9 Django", "kill -9 restate-server", "kill -9 both"])
@@ -42,7 +39,7 @@ def test_workflow_resumes_without_repeating_steps(
     workflow_id, gate = f"wf-{run_id}", f"gate-{run_id}"
     started = httpx.post(f"{restate.ingress_url}/{PIPELINE}/{workflow_id}/run/send", json=gate, timeout=10)
     assert started.json()["status"] == "Accepted", started.text
-    wait_until(lambda: entered(gate) == 1, 20, "the workflow to reach the gate")
+    eventually(lambda: reached(gate, 1), 20)  # the workflow reaches the gate
     assert sorted(StepEffect.objects.filter(workflow_id=workflow_id).values_list("step", flat=True)) == [
         "one",
         "three",
@@ -58,7 +55,7 @@ def test_workflow_resumes_without_repeating_steps(
         live.start()
     # Restate retries the interrupted attempt, which replays one..three from the journal and
     # enters the gate again. Only then open it.
-    wait_until(lambda: entered(gate) == 2, 30, "the retried attempt to reach the gate")
+    eventually(lambda: reached(gate, 2), 30)  # the retried attempt reaches the gate
     Gate.objects.filter(name=gate).update(is_open=True)
 
     result = httpx.get(f"{restate.ingress_url}/restate/workflow/{PIPELINE}/{workflow_id}/attach", timeout=60)

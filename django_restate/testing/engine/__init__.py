@@ -3,21 +3,21 @@
 It follows Restate's semantics, checked against ``restate-server``:
 
 - an exclusive handler (and a workflow's run) holds its key; a repeated idempotency key or
-  workflow id names the first invocation (:mod:`.admission`);
+  workflow id names the first invocation (`engine.admission`);
 - calls run the callee in-process and hand its result, or its ``TerminalError`` with
   the status code, back to the caller; sends are queued until the test drains them;
 - an invocation that waits for something nobody has completed yet is suspended, and
-  resumed by replaying its journal once it is completed (:mod:`..replay`);
+  resumed by replaying its journal once it is completed (`testing.replay`);
 - a retryable error fails the attempt, which is retried per the handler's
   ``invocation_retry_policy`` (``ctx.run`` steps with retry options retry on their own
-  and then fail with a ``TerminalError``) (:mod:`.retries`);
-- awakeables and a workflow's promises complete the steps that wait for them (:mod:`.promises`);
-- a test that waits forever is told why (:mod:`.explain`).
+  and then fail with a ``TerminalError``) (`engine.retries`);
+- awakeables and a workflow's promises complete the steps that wait for them (`engine.promises`);
+- a test that waits forever is told why (`engine.explain`).
 
 Everything here runs inside one asyncio event loop per test action (a call, a drain,
-...): :meth:`MockEngine.drive` runs the action, and tasks that are still blocked when it
+...): `MockEngine.drive` runs the action, and tasks that are still blocked when it
 ends are suspended, so nothing outlives the loop. The handler's context reaches the engine
-only through :class:`~django_restate.testing.context.ContextEngine`.
+only through `django_restate.testing.context.ContextEngine`.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ from ..context import AttemptFailed, Killed, MockContext, Target
 from ..errors import MockRestateError, NestedDrive, RetryForever
 from ..faults import Faults
 from ..invocation import Invocation
+from ..options import DEFAULT_MAX_ATTEMPTS
 from ..replay import Entry, Failure, NonDeterminismError, Replay, output_mismatch
 from ..scheduler import Scheduler
 from .admission import Admission
 from .explain import explain
 from .promises import Promises
-from .retries import DEFAULT_MAX_ATTEMPTS, RunRetries, backoff, invocation_backoff, invocation_policy
+from .retries import RunRetries, backoff, invocation_backoff, invocation_policy
 
 __all__ = ["DEFAULT_MAX_ATTEMPTS", "MockEngine"]
 
@@ -435,7 +436,7 @@ class MockEngine:
 
     def resolve_method(self, tpe: Any, how: str, caller: Invocation) -> tuple[Target, Serde[Any], Serde[Any]]:
         """The handler that ``ctx.object_call(Cart.add_item, ...)`` names, by the rule the endpoint
-        exposes it with (:meth:`Registry.for_method`)."""
+        exposes it with (`Registry.for_method`)."""
         try:
             target = self.registry.for_method(tpe)
         except LookupError as exc:

@@ -15,9 +15,6 @@ from restate.context import RunOptions
 
 from ..invocation import Invocation
 
-#: How often the mock retries an invocation that has no ``invocation_retry_policy`` before it
-#: reports the error to the test (the real server would go on retrying).
-DEFAULT_MAX_ATTEMPTS = 5
 #: Restate's default back-off between attempts, in seconds.
 RETRY_INITIAL, RETRY_FACTOR, RETRY_MAX = 0.05, 2.0, 10.0
 
