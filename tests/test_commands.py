@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from django.core.management import CommandError, call_command
 
 from django_restate import Service, registry
 from django_restate.asgi import get_asgi_application
+from django_restate.testing import eventually
 from django_restate.testing.live import LiveASGIServer
 from django_restate.testing.server import RestateServer, free_port
 
@@ -150,10 +150,10 @@ def test_rolling_deploy_reports_superseded_and_prunes_only_once_drained(restate_
     started = httpx.post(f"{ingress}/Checkout/{workflow}/run/send", json={"customer": "ada", "items": {}}, timeout=10)
     assert started.json()["status"] == "Accepted", started.text
 
-    deadline = time.monotonic() + 20  # TODO(eventually): django_restate.testing.eventually once it lands
-    while httpx.post(f"{ingress}/Checkout/{workflow}/status", timeout=10).json() != "awaiting approval":
-        assert time.monotonic() < deadline, "the workflow never reached its approval"
-        time.sleep(0.05)
+    def awaiting_approval() -> None:
+        assert httpx.post(f"{ingress}/Checkout/{workflow}/status", timeout=10).json() == "awaiting approval"
+
+    eventually(awaiting_approval, timeout=20)
 
     out, _ = run("restate_register", new_url, "--admin-url", server.admin_url, "--prune")
     assert f"Superseded: {old_id} ({old_url}), 1 invocation(s) still pinned to it" in out

@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from django_restate.testing import eventually
 from django_restate.testing.topology import LocalTopology
 from tests.reliability.harness import Progress, assert_exactly_once, run_with_faults
 from tests.reliability_app.models import Gate, StepEffect
@@ -81,10 +82,11 @@ def test_workflow_started_before_a_node_kill_completes_each_step_once(cluster: L
     ingress = cluster.ingress_url
     started = httpx.post(f"{ingress}/ReliabilityOncePipeline/{workflow_id}/run/send", json=gate, timeout=10)
     assert started.json()["status"] == "Accepted", started.text
-    deadline = time.monotonic() + 30  # TODO(eventually): django_restate.testing.eventually once it lands
-    while not Gate.objects.filter(name=gate, entered__gte=1).exists():
-        assert time.monotonic() < deadline, "the workflow never reached its gate"
-        time.sleep(0.05)
+
+    def at_the_gate() -> None:
+        assert Gate.objects.filter(name=gate, entered__gte=1).exists(), "the workflow has not reached its gate"
+
+    eventually(at_the_gate, timeout=30)
 
     for index in range(len(cluster.cluster.nodes)):  # whichever node leads its partition dies once
         cluster.cluster.kill(index)
@@ -121,8 +123,11 @@ def test_the_client_rides_out_a_node_kill_with_idempotency_keys(cluster: LocalTo
 
         with ThreadPoolExecutor(16) as pool:
             futures = [pool.submit(increment, n) for n in range(keys * per_key)]
-            while len(done) < 100:
-                time.sleep(0.01)
+
+            def hundred_done() -> None:
+                assert len(done) >= 100
+
+            eventually(hundred_done, timeout=120, interval=0.01)
             cluster.cluster.kill(2)
             results = [f.result() for f in futures]  # raises if any call failed
         cluster.cluster.restart(2)

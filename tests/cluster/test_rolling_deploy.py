@@ -8,12 +8,12 @@ import asyncio
 import io
 import re
 import signal
-import time
 
 import httpx
 import pytest
 from django.core.management import call_command
 
+from django_restate.testing import eventually
 from django_restate.testing.topology import LocalTopology
 from tests.reliability.harness import Progress, assert_exactly_once, run_with_faults
 from tests.reliability_app.models import Gate
@@ -39,10 +39,11 @@ def test_rolling_deploy_under_load(cluster: LocalTopology, run_id: str):
     ingress = cluster.ingress_url
     started = httpx.post(f"{ingress}/ReliabilityOncePipeline/{workflow}/run/send", json=gate, timeout=10)
     assert started.json()["status"] == "Accepted", started.text
-    deadline = time.monotonic() + 30
-    while not Gate.objects.filter(name=gate, entered__gte=1).exists():
-        assert time.monotonic() < deadline, "the workflow never reached its gate"
-        time.sleep(0.05)
+
+    def at_the_gate() -> None:
+        assert Gate.objects.filter(name=gate, entered__gte=1).exists(), "the workflow has not reached its gate"
+
+    eventually(at_the_gate, timeout=30)
 
     outputs: list[str] = []
 
