@@ -17,7 +17,7 @@ from selenium.webdriver.support.ui import Select
 from demo_project.shop.models import Order, Product
 from tests import browser as browsers
 from tests.admin_app import fixtures
-from tests.admin_app.fixtures import wait_for as eventually
+from tests.admin_app.fixtures import until_truthy
 from tests.browser import element, log_in, next_page, screenshot, wait_for
 
 notebooks = fixtures.notebooks
@@ -106,7 +106,7 @@ def test_bulk_action_on_every_invocation_matching_the_filter(notebooks, admin_br
     results = submit_and_wait(admin_browser, "restate-confirm", "restate-results")
     assert len(results.find_elements(By.CSS_SELECTOR, "tbody tr.restate-status-succeeded")) == 3
     screenshot(admin_browser, "admin-bulk-results")
-    eventually(lambda: all(not notebooks.invocation(i) for i in ids))
+    until_truthy(lambda: all(not notebooks.invocation(i) for i in ids))
 
 
 def test_overview_shows_what_is_failing(notebooks, admin_browser):
@@ -125,7 +125,7 @@ def test_the_order_page_shows_its_checkout_workflow(notebooks, admin_browser):
     httpx.post(
         f"{notebooks.live.ingress_url}/Checkout/{order_id}/run/send", json={"customer": "ada", "items": {"tea": 1}}
     ).raise_for_status()
-    eventually(lambda: notebooks.api.query(f"SELECT 1 FROM sys_promise WHERE service_key = '{order_id}'") or None)
+    until_truthy(lambda: notebooks.api.query(f"SELECT 1 FROM sys_promise WHERE service_key = '{order_id}'") or None)
     order = Order.objects.create(order_id=order_id, customer="ada", total="3.50")
     section = visit(admin_browser, f"/admin/shop/order/{order.pk}/change/", "restate-object")
     assert "approval" in section.find_element(By.ID, "restate-object-promises").text

@@ -7,7 +7,7 @@ import pytest
 
 from django_restate.admin_views.invocations import allowed_actions
 from tests.admin_app import fixtures
-from tests.admin_app.fixtures import wait_for
+from tests.admin_app.fixtures import until_truthy
 
 notebooks = fixtures.notebooks
 pytestmark = pytest.mark.e2e
@@ -85,7 +85,7 @@ def test_bulk_action_on_everything_matching_the_filter_states_the_count_and_repo
     for invocation_id in ids:
         notebooks.wait_for_status(invocation_id, "completed")
     query = f"key={key}&handler=write"
-    wait_for(lambda: len(notebooks.client.get(f"{LIST}?{query}").context["rows"]) == 3)
+    until_truthy(lambda: len(notebooks.client.get(f"{LIST}?{query}").context["rows"]) == 3)
     # One object's list is one partition: it shows its count.
     assert notebooks.client.get(f"{LIST}?{query}").context["count"] == 3
     form = {"action": "purge", "across": "1", "filter": query, "next": f"{LIST}?{query}"}
@@ -99,7 +99,7 @@ def test_bulk_action_on_everything_matching_the_filter_states_the_count_and_repo
     results = done.context["results"]
     assert sorted(r["invocation_id"] for r in results) == sorted(ids[1:])
     assert all(r["ok"] for r in results)
-    wait_for(lambda: not notebooks.client.get(f"{LIST}?{query}").context["rows"])
+    until_truthy(lambda: not notebooks.client.get(f"{LIST}?{query}").context["rows"])
     # The other object's invocation did not match the filter and was left alone.
     assert notebooks.invocation(ids[0])["status"] == "completed"
 

@@ -12,7 +12,7 @@ from django.test import Client
 from demo_project.shop.models import Order, Product
 from django_restate.admin_api import queries
 from tests.admin_app import fixtures
-from tests.admin_app.fixtures import wait_for
+from tests.admin_app.fixtures import until_truthy
 
 notebooks = fixtures.notebooks
 pytestmark = pytest.mark.e2e
@@ -27,8 +27,8 @@ def order(notebooks):
         f"{notebooks.live.ingress_url}/Checkout/{order_id}/run/send", json={"customer": "ada", "items": {"tea": 1}}
     )
     sent.raise_for_status()
-    wait_for(lambda: notebooks.api.query(f"SELECT 1 FROM sys_promise WHERE service_key = '{order_id}'") or None)
-    wait_for(lambda: b"awaiting" in queries.state(notebooks.api, "Checkout", order_id).get("status", b"") or None)
+    until_truthy(lambda: notebooks.api.query(f"SELECT 1 FROM sys_promise WHERE service_key = '{order_id}'") or None)
+    until_truthy(lambda: b"awaiting" in queries.state(notebooks.api, "Checkout", order_id).get("status", b"") or None)
     return Order.objects.create(order_id=order_id, customer="ada", total="3.50")
 
 
@@ -53,7 +53,7 @@ def test_the_orders_page_shows_its_workflows_state_promises_invocations_and_link
     form = notebooks.client.get(invoke["approve"])
     assert form.context["form"]["key"].value() == order.order_id
     notebooks.client.post(invoke["approve"], {"mode": "call", "key": order.order_id, "in_value": "on"})
-    wait_for(
+    until_truthy(
         lambda: (
             {p["status"] for p in change_page(notebooks.client, order).context["restate_object"]["promises"]}
             == {"resolved"}

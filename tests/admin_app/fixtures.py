@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,6 +19,8 @@ from django_restate.admin_api import AdminAPI, queries
 from django_restate.admin_api.sql import quote
 from django_restate.pytest_plugin import LiveRestate
 from django_restate.testing import eventually
+
+T = TypeVar("T")
 
 SERVICE = "AdminNotebook"
 
@@ -76,3 +78,15 @@ class Notebooks:
 @pytest.fixture
 def notebooks(restate_live: LiveRestate, admin_client: Client) -> Iterator[Notebooks]:
     yield Notebooks(live=restate_live, client=admin_client)
+
+
+def until_truthy(probe: Callable[[], T | None], timeout: float = 30) -> T:
+    """:func:`~django_restate.testing.eventually` for a probe that returns something truthy once
+    ready (a row, a list): returns it."""
+
+    def ready() -> T:
+        value = probe()
+        assert value, f"{probe} still returns {value!r}"
+        return value
+
+    return eventually(ready, timeout)
