@@ -89,3 +89,11 @@ def test_a_timeout_is_not_retried():
     with pytest.raises(IngressTimeout):
         client(flaky).object(Cart, "ada").add_item(ITEM, idempotency_key="add-4")
     assert len(flaky.requests) == 1
+
+
+def test_failover_false_fails_at_once_for_callers_that_retry_themselves():
+    """The outbox's sends: a committing view or a relay round must not wait through the schedule."""
+    flaky = Flaky(httpx.ConnectError, failures=1)
+    with pytest.raises(IngressUnreachable):
+        client(flaky).http.request("POST", "/Cart/ada/add_item", "Cart/ada/add_item", content=b"{}", failover=False)
+    assert len(flaky.requests) == 1

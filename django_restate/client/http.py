@@ -181,8 +181,14 @@ class HttpTransport:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        failover: bool = True,
     ) -> httpx.Response:
-        """One request to the ingress; error statuses and transport failures become typed errors."""
+        """One request to the ingress; error statuses and transport failures become typed errors.
+
+        ``failover=False`` fails at once on a connection failure instead of sending again
+        (:data:`FAILOVER_RETRY_DELAYS`): for callers with a retry schedule of their own, such as
+        the outbox, which must not hold a committing view or a relay round for seconds.
+        """
         where, all_headers, seconds = self._prepare(content, headers, timeout)
         http = self._sync_client()
         for attempt in itertools.count():
@@ -192,7 +198,8 @@ class HttpTransport:
                 )
                 break
             except httpx.TransportError as exc:
-                time.sleep(_retry_after(exc, method, all_headers, attempt, where, seconds, target))
+                pause = _retry_after(exc, method, all_headers, attempt if failover else None, where, seconds, target)
+                time.sleep(pause)
         if response.status_code >= 400:
             raise _error_from(response, target)
         return response
@@ -206,6 +213,7 @@ class HttpTransport:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        failover: bool = True,
     ) -> httpx.Response:
         where, all_headers, seconds = self._prepare(content, headers, timeout)
         http = self._async_client()
@@ -216,7 +224,9 @@ class HttpTransport:
                 )
                 break
             except httpx.TransportError as exc:
-                await asyncio.sleep(_retry_after(exc, method, all_headers, attempt, where, seconds, target))
+                await asyncio.sleep(
+                    _retry_after(exc, method, all_headers, attempt if failover else None, where, seconds, target)
+                )
         if response.status_code >= 400:
             raise _error_from(response, target)
         return response
@@ -333,7 +343,7 @@ def _retry_after(
     exc: httpx.TransportError,
     method: str,
     headers: Mapping[str, str],
-    attempt: int,
+    attempt: int | None,
     where: _http.Target,
     timeout: float,
     target: str,
@@ -344,11 +354,11 @@ def _retry_after(
     is safe when nothing was sent (the connection was never made), when the request only reads
     (attach, output), or when it carries an idempotency key (Restate runs it at most once).
     Otherwise the outcome is unknown and the caller is told so. A timeout is not retried: the
-    server took the request and is working on it.
+    server took the request and is working on it. ``attempt`` None: the caller retries itself.
     """
     never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
     safe = never_sent or method == "GET" or "idempotency-key" in headers
-    if _http.is_timeout(exc) or attempt >= len(FAILOVER_RETRY_DELAYS):
+    if attempt is None or _http.is_timeout(exc) or attempt >= len(FAILOVER_RETRY_DELAYS):
         raise _transport_error(where, exc, timeout) from None
     if not safe:
         raise IngressOutcomeUnknown(where.safe_url, _http.failure_reason(exc), target) from None
