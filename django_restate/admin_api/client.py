@@ -30,6 +30,7 @@ TRANSIENT_QUERY_ERRORS = (
     "not the leader",
     "unavailable",
     "connect throttled",
+    "expecting a partition store",
 )
 #: How long a query is retried through transient errors, and the pause between tries.
 QUERY_RETRY_FOR = 10.0
