@@ -62,7 +62,31 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
             )
         )
     problems.extend(check_endpoint_path())
+    problems.extend(check_tracing())
     return problems
+
+
+def check_tracing() -> list[Error | Warning]:
+    from . import tracing
+
+    value = restate_settings.TRACING
+    if value not in (None, True, False):
+        return [
+            Error(
+                f"RESTATE['TRACING'] must be None, True or False, not {value!r}.",
+                hint="Leave it out (None: trace when OpenTelemetry is set up), or force it with True or False.",
+                id="django_restate.E008",
+            )
+        ]
+    if value is True and not tracing.available():
+        return [
+            Error(
+                "RESTATE['TRACING'] is True but OpenTelemetry is not installed, so nothing is traced.",
+                hint="pip install 'django-restate[otel]', or set TRACING to None.",
+                id="django_restate.E008",
+            )
+        ]
+    return []
 
 
 def check_endpoint_path() -> list[Error | Warning]:

@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     # The services this deployment serves, by Restate name (e.g. ["Cart", "Checkout"]); None serves
     # every registered one. The endpoint, restate_register, --check, the checks and the admin follow it.
     "SERVICES": None,
+    # OpenTelemetry (the otel extra): None traces when opentelemetry is installed and a tracer provider
+    # is set when the endpoint is built; True or False force it. Client calls carry the current trace
+    # (traceparent), handler attempts open spans under Restate's (see docs/tracing.md).
+    "TRACING": None,
     # Header names (or fnmatch patterns, case-insensitive) whose values the admin never shows in a
     # journal; the names in ADMIN_HEADERS, INGRESS_HEADERS and DEPLOYMENT_HEADERS are redacted too.
     "REDACT_HEADERS": [

@@ -9,7 +9,8 @@ endpoint passes them to every SDK service):
 - the worker threads that run sync ``ctx.run`` / ``ctx.run_typed`` actions
   tidy their own connections after every action (:class:`StepExecutor`),
   since each thread holds its own connection and nobody else would close it;
-- :mod:`django_restate.signals` are sent, when something listens.
+- :mod:`django_restate.signals` are sent, when something listens;
+- with tracing on, the attempt runs inside its OpenTelemetry span (:mod:`django_restate.tracing`).
 
 Sync ORM code belongs in ``ctx.run`` / ``ctx.run_typed`` actions (the SDK runs
 them in a worker thread, where Django allows it); async ORM (``aget``,
@@ -210,7 +211,14 @@ def is_terminal(exc: BaseException) -> bool:
 
 
 def invocation_context_managers() -> list[ContextManagerFactory]:
-    return [django_connections, invocation_signals]
+    """What wraps every invocation attempt: its span when tracing is on (:mod:`django_restate.tracing`,
+    decided when the endpoint is built), database connection hygiene, and the signals."""
+    from . import tracing
+
+    managers: list[ContextManagerFactory] = [django_connections, invocation_signals]
+    if tracing.enabled():
+        managers.insert(0, tracing.invocation_span)
+    return managers
 
 
 # -- durable steps that are database transactions ---------------------------------------------

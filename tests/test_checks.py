@@ -83,6 +83,20 @@ def test_served_services_must_be_registered_names():
     assert ids(RESTATE={**GOOD, "SERVICES": "Cart"}, DEBUG=True) == ["django_restate.E007"]
 
 
+def test_tracing_is_none_true_or_false():
+    assert ids(RESTATE={**GOOD, "TRACING": "yes"}, DEBUG=True) == ["django_restate.E008"]
+    assert ids(RESTATE={**GOOD, "TRACING": False}, DEBUG=True) == []
+
+
+def test_tracing_forced_on_without_opentelemetry(monkeypatch):
+    from django_restate import tracing
+
+    monkeypatch.setattr(tracing, "available", lambda: False)
+    with override_settings(RESTATE={**GOOD, "TRACING": True}, DEBUG=True):
+        [error] = [m for m in run_checks() if m.id == "django_restate.E008"]
+    assert "not installed" in error.msg and "django-restate[otel]" in error.hint
+
+
 def test_an_endpoints_own_services_are_checked(monkeypatch):
     import tests.asgi_apps as apps
     from django_restate.asgi import RestateRouter, restate_endpoint

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .. import _http
+from .. import _http, tracing
 from ..conf import restate_settings
 from ..exceptions import (
     HandlerError,
@@ -111,7 +111,8 @@ class HttpTransport:
 
     def send_on_commit(self, request: Request, using: str | None) -> Recorded:
         """Written to the transactional outbox in the caller's transaction: sent right after the
-        commit, or by a relay if Restate cannot be reached then (:mod:`django_restate.outbox`)."""
+        commit, or by a relay if Restate cannot be reached then (:mod:`django_restate.outbox`),
+        with the trace context of the span current now (:func:`django_restate.tracing.inject`)."""
         from ..outbox import Send, record
 
         send = Send(
@@ -119,7 +120,9 @@ class HttpTransport:
             handler=request.handler.name,
             key=request.key,
             body=request.body,
-            headers=dict(request.headers or {}),
+            # The trace context of the caller's span is stored with the row: a relay that delivers it
+            # later, outside any span, continues the same trace.
+            headers=dict(tracing.inject(request.headers) or {}),
             idempotency_key=on_commit_key(request, using),
             delay=None if request.delay is None else timedelta(seconds=request.delay),
         )
@@ -311,7 +314,8 @@ def _address_path(address: Address) -> str:
 
 
 def _headers(request: Request) -> Mapping[str, str] | None:
-    return with_idempotency_key(request.headers, request.idempotency_key)
+    """A call's or send's headers: the caller's, the idempotency key, and the current trace context."""
+    return with_idempotency_key(tracing.inject(request.headers), request.idempotency_key)
 
 
 def with_idempotency_key(headers: Mapping[str, str] | None, idempotency_key: str | None) -> Mapping[str, str] | None:
