@@ -25,6 +25,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.runtime_app"]  # noqa: F405  (handlers
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.types_app"]  # noqa: F405  (typed inputs/outputs)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.sdk_app"]  # noqa: F405  (SDK-style services, mounted unchanged)
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.interop_app"]  # noqa: F405  (what non-Python clients send)
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.tracing_app"]  # noqa: F405  (OpenTelemetry, tests/test_tracing.py)
 INSTALLED_APPS = [*INSTALLED_APPS, "django_restate.tasks", "tests.tasks_app"]  # noqa: F405  (Django Tasks on Restate)
 TASKS = {
     "default": {
