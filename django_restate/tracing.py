@@ -26,6 +26,9 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from restate.exceptions import SuspendedException
+from restate.server_context import current_context, restate_context_is_replaying
+
 from .conf import restate_settings
 
 try:
@@ -100,9 +103,6 @@ def trace_headers(span_context: SpanContext) -> dict[str, str]:
 async def invocation_span() -> AsyncIterator[None]:
     """The span of one attempt at the current invocation (an invocation context manager of the
     endpoint, see :func:`django_restate.runtime.invocation_context_managers`)."""
-    from restate.exceptions import SuspendedException
-    from restate.server_context import current_context, restate_context_is_replaying
-
     ctx: Any = current_context()
     service, handler = ctx.handler.service_tag.name, ctx.handler.name
     key = ctx.invocation.key
@@ -145,8 +145,6 @@ if trace is not None:
             self._span = span
 
         def get_span_context(self) -> SpanContext:
-            from restate.server_context import restate_context_is_replaying
-
             real = self._span.get_span_context()
             if not restate_context_is_replaying.get():
                 return real
