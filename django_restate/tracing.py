@@ -39,8 +39,6 @@ try:
 except ImportError:  # the otel extra is not installed
     trace = None  # type: ignore[assignment]
 
-#: The headers of W3C trace context, which Restate reads on its ingress and sends to the endpoint.
-TRACE_HEADERS = ("traceparent", "tracestate")
 INSTRUMENTATION_NAME = "django_restate"
 
 
@@ -86,8 +84,8 @@ def trace_headers(span_context: SpanContext) -> dict[str, str]:
     """W3C trace context headers for ``span_context``, as Restate accepts them.
 
     Only the *sampled* bit of the trace flags is sent. OpenTelemetry's Python SDK also sets the
-    *random* bit (flags ``03``), and restate-server (1.7, Rust OpenTelemetry) refuses a version-00
-    ``traceparent`` whose flags are above ``02``: it would start a new trace instead.
+    W3C *random* bit (flags ``03``), and restate-server (checked with 1.7.12) does not accept
+    such a ``traceparent``: its ingress span starts a new trace instead, silently.
     """
     flags = span_context.trace_flags & TraceFlags.SAMPLED
     headers = {"traceparent": f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{flags:02x}"}

@@ -10,6 +10,7 @@ every step, so each invocation has several attempts and the journal is replayed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -314,7 +315,7 @@ def test_without_opentelemetry_the_package_works_and_traces_nothing():
     """As if the otel extra were not installed: opentelemetry cannot be imported at all."""
     script = textwrap.dedent(
         """
-        import sys
+        import json, sys
         class NoOpenTelemetry:
             def find_spec(self, name, path=None, target=None):
                 if name == "opentelemetry" or name.startswith("opentelemetry."):
@@ -338,13 +339,13 @@ def test_without_opentelemetry_the_package_works_and_traces_nothing():
             managers = [m.__name__ for m in invocation_context_managers()]
             print(json.dumps([tracing.available(), tracing.enabled(), "traceparent" in seen[0], managers]))
         """
-    ).replace("import sys", "import json, sys", 1)
+    )
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
     )
     assert done.returncode == 0, done.stderr
     available, enabled, sent, managers = json.loads(done.stdout.strip().splitlines()[-1])
