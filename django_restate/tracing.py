@@ -104,7 +104,7 @@ async def invocation_span() -> AsyncIterator[None]:
     ctx: Any = current_context()
     service, handler = ctx.handler.service_tag.name, ctx.handler.name
     key = ctx.invocation.key
-    parent = _propagator.extract(ctx.attempt_headers)
+    parent = _propagator.extract(_trace_carrier(ctx))
     attributes = {
         "rpc.system": "restate",
         "rpc.service": service,
@@ -127,6 +127,17 @@ async def invocation_span() -> AsyncIterator[None]:
     finally:
         otel_context.detach(token)
         span.end()
+
+
+def _trace_carrier(ctx: Any) -> Mapping[str, str]:
+    """Where the trace context of an attempt is: the ``traceparent`` of Restate's attempt span,
+    which restate-server sends when it exports traces (``RESTATE_TRACING_ENDPOINT``); without
+    one it sends none, and the attempt continues the trace its invocation was started in (the
+    ``traceparent`` the caller sent to the ingress), so the view's span still leads to it."""
+    headers: Mapping[str, str] = ctx.attempt_headers
+    if "traceparent" in headers:
+        return headers
+    return dict(ctx.invocation.headers)
 
 
 if trace is not None:

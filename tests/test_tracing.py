@@ -40,14 +40,16 @@ from opentelemetry.util._once import Once  # noqa: E402
 from django_restate import tracing  # noqa: E402
 from django_restate.admin_api import AdminAPI  # noqa: E402
 from django_restate.asgi import RestateEndpoint, RestateRouter  # noqa: E402
-from django_restate.client import RestateClient  # noqa: E402
+from django_restate.client import RestateClient, client  # noqa: E402
 from django_restate.deployments import register  # noqa: E402
+from django_restate.exceptions import HandlerError  # noqa: E402
 from django_restate.models import OutboxMessage  # noqa: E402
 from django_restate.outbox import flush  # noqa: E402
 from django_restate.outbox.relay import send_now  # noqa: E402
 from django_restate.testing.live import LiveASGIServer  # noqa: E402
 from django_restate.testing.server import RestateServer, free_port  # noqa: E402
 from tests.otlp import Receiver, Span, render  # noqa: E402
+from tests.tracing_app.restate_services import TracedStock  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -266,6 +268,52 @@ def test_a_send_delivered_later_by_the_relay_continues_the_views_trace(
     assert ingress.name == "ingress TracedStock/{key}/reserve", tree
     assert ingress.parent_id == view.span_id, tree
     assert ingress.start > view.end, tree  # delivered after the view had answered
+
+
+def test_a_terminal_error_marks_the_attempt_span(project, provider, receiver, transactional_db):
+    key = f"refuse-{uuid.uuid4().hex[:8]}"
+    with trace.get_tracer("tests").start_as_current_span("caller") as caller, pytest.raises(HandlerError):
+        client.object(TracedStock, key).refuse("sold out")
+    _flush(provider)
+    trace_id = f"{caller.get_span_context().trace_id:032x}"
+    ended = "invocation-end TracedStock/{key}/refuse"
+    spans = receiver.wait_for(lambda spans: ended in {s.name for s in spans}, trace_id)
+    [attempt] = _attempts(spans, f"TracedStock/{key}/refuse")  # terminal: not retried
+    assert attempt.error, render(spans, _show)
+
+
+@pytest.fixture(scope="module")
+def untraced_server(project) -> Iterator[RestateServer]:
+    """A restate-server that exports no traces (no RESTATE_TRACING_ENDPOINT), serving the same project."""
+    with RestateServer() as server:
+        with AdminAPI(server.admin_url) as admin:
+            register(admin, project.url + "/restate")
+        yield server
+
+
+def test_without_restate_tracing_attempts_continue_the_callers_trace(
+    untraced_server, provider, receiver, transactional_db
+):
+    """Such a server sends the endpoint no trace context of its own: the attempts then hang under
+    the span that started the invocation (the traceparent it was sent to the ingress with)."""
+    key = f"untraced-{uuid.uuid4().hex[:8]}"
+    restate = {**settings.RESTATE, "INGRESS_URL": untraced_server.ingress_url}
+    with override_settings(RESTATE=restate), trace.get_tracer("tests").start_as_current_span("caller") as caller:
+        assert client.object(TracedStock, key).reserve("one") == 1
+    _flush(provider)
+    context = caller.get_span_context()
+    caller_id = f"{context.span_id:016x}"
+    target = f"TracedStock/{key}/reserve"
+
+    def arrived(spans: list[Span]) -> bool:
+        return any(s.span_id == caller_id for s in spans) and bool(_attempts(spans, target))
+
+    spans = receiver.wait_for(arrived, f"{context.trace_id:032x}")
+    tree = render(spans, _show)
+    attempts = _attempts(spans, target)
+    assert {s.parent_id for s in attempts} == {caller_id}, tree
+    assert [s for a in attempts for s in _orm(spans, a) if _statement(s).startswith("INSERT")], tree
+    assert not [s for s in spans if s.resource == "Restate"], tree  # that server exported nothing
 
 
 # -- the client's headers, without a server ---------------------------------------------------------

@@ -4,6 +4,7 @@ calls a Virtual Object whose step is one database transaction."""
 from __future__ import annotations
 
 import restate
+from restate.exceptions import TerminalError
 
 from django_restate import Service, VirtualObject
 from django_restate.runtime import atomic_step
@@ -25,6 +26,9 @@ class TracedStock(VirtualObject):
 
     async def reserve(self, ctx: restate.ObjectContext, what: str) -> int:
         return await ctx.run_typed("reserve", reserve, key=ctx.key(), what=what)
+
+    async def refuse(self, ctx: restate.ObjectContext, why: str) -> None:
+        raise TerminalError(why, status_code=409)
 
 
 def record_order(key: str) -> None:
