@@ -10,38 +10,19 @@ loopback. Rounds rotate the order so drift on a shared 2-core machine hits every
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import subprocess
 import sys
-from pathlib import Path
 
-import httpx
-
-from bench.loadgen import Run, closed_loop
 from bench.results import table, write_section
-from django_restate.testing.server import RestateServer, free_port, wait_for_http
+from bench.rounds import measure, serve, stopping
+from django_restate.testing.server import RestateServer
 
-ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "bare SDK `restate.app([...])`": ("bench.bare_app:app", "BareEcho"),
     "django_restate `get_asgi_application()`": ("bench.asgi:application", "DjangoEcho"),
     # A second bare app, measured like the others: how far apart two identical servers land.
     "control: bare SDK again": ("bench.bare_app:control", "BareEchoControl"),
 }
-
-
-def serve(app_path: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app_path, "--port", str(port), "--log-level", "warning", "--lifespan", "off"],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}" + ("/restate" if "bench.asgi" in app_path else "")
-    wait_for_http(url + "/health", process=process)
-    return process, url
 
 
 def main() -> None:
@@ -58,41 +39,15 @@ def main() -> None:
     from django_restate.admin_api import AdminAPI
     from django_restate.deployments import register
 
-    processes = []
-    with RestateServer() as restate:
-        try:
-            for app_path, _ in VARIANTS.values():
-                process, url = serve(app_path)
-                processes.append(process)
-                with AdminAPI(restate.admin_url, timeout=30) as admin:
-                    register(admin, url)
-            results: dict[str, Run] = {}
-            for round_number in range(args.rounds + 1):
-                # Rotate the order each round: Restate slows a little as its journal grows, and
-                # whoever always ran last would pay for it.
-                names = list(VARIANTS)
-                shift = round_number % len(names)
-                for name in names[shift:] + names[:shift]:
-                    service = VARIANTS[name][1]
-                    target = f"{restate.ingress_url}/{service}/echo"
-
-                    def request(client: httpx.AsyncClient, target: str = target) -> object:
-                        return client.post(target, json="bench")
-
-                    run = asyncio.run(closed_loop(request, args.concurrency, args.seconds))  # type: ignore[arg-type]
-                    if round_number == 0:
-                        continue  # warm-up round: JIT-free Python still warms caches and connections
-                    results[name] = results[name].merge(run) if name in results else run
-                    print(f"round {round_number} {name}: {run.throughput:.0f}/s p99 {run.percentile(99):.1f} ms")
-        finally:
-            for process in processes:
-                # The bare SDK swallows SIGTERM under uvicorn (see DESIGN.md), so kill what stays up.
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    with RestateServer() as restate, stopping([]) as processes:
+        for app_path, _ in VARIANTS.values():
+            prefix = "/restate" if "bench.asgi" in app_path else ""
+            process, port = serve(app_path, {"DJANGO_SETTINGS_MODULE": "bench.settings"}, prefix + "/health")
+            processes.append(process)
+            with AdminAPI(restate.admin_url, timeout=30) as admin:
+                register(admin, f"http://127.0.0.1:{port}{prefix}")
+        targets = {name: f"{restate.ingress_url}/{service}/echo" for name, (_, service) in VARIANTS.items()}
+        results = measure(targets, args.rounds, args.concurrency, args.seconds)
 
     bare, ours, control = (results[name] for name in VARIANTS)
     rows = [

@@ -13,20 +13,15 @@ control. Rounds rotate the order so drift on a shared 2-core machine hits every 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-
-from bench.loadgen import Run, closed_loop
 from bench.results import table, write_section
-from django_restate.testing.server import RestateServer, free_port, wait_for_http
+from bench.rounds import measure, serve, stopping
+from django_restate.testing.server import RestateServer
 
-ROOT = Path(__file__).resolve().parent.parent
 #: name -> (BENCH_TRACING, the service that variant serves)
 VARIANTS = {
     "tracing off (no tracer provider)": ("off", "EchoTracingOff"),
@@ -34,27 +29,6 @@ VARIANTS = {
     "opentelemetry not importable": ("absent", "EchoWithoutOpenTelemetry"),
     "control: tracing off again": ("off", "EchoTracingOffControl"),
 }
-
-
-def serve(mode: str, service: str, spans_file: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.tracing_settings",
-        "PYTHONPATH": str(ROOT),
-        "BENCH_TRACING": mode,
-        "BENCH_SERVICE": service,
-        "BENCH_SPANS_FILE": spans_file,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.tracing_asgi:application", "--port", str(port)]
-        + ["--log-level", "warning", "--lifespan", "off"],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}/restate"
-    wait_for_http(url + "/health", process=process)
-    return process, url
 
 
 def main() -> None:
@@ -73,38 +47,21 @@ def main() -> None:
 
     spans_file = os.path.join(tempfile.mkdtemp(prefix="tracing-bench-"), "spans")
     load_before = os.getloadavg()
-    processes = []
-    with RestateServer() as restate:
-        try:
-            for mode, service in VARIANTS.values():
-                process, url = serve(mode, service, spans_file)
-                processes.append(process)
-                with AdminAPI(restate.admin_url, timeout=30) as admin:
-                    register(admin, url)
-            results: dict[str, Run] = {}
-            for round_number in range(args.rounds + 1):
-                names = list(VARIANTS)
-                shift = round_number % len(names)
-                for name in names[shift:] + names[:shift]:
-                    target = f"{restate.ingress_url}/{VARIANTS[name][1]}/echo"
-
-                    def request(client: httpx.AsyncClient, target: str = target) -> object:
-                        return client.post(target, json="bench")
-
-                    run = asyncio.run(closed_loop(request, args.concurrency, args.seconds))  # type: ignore[arg-type]
-                    if round_number == 0:
-                        continue  # warm-up round
-                    results[name] = results[name].merge(run) if name in results else run
-                    print(f"round {round_number} {name}: {run.throughput:.0f}/s p99 {run.percentile(99):.1f} ms")
-            load_after = os.getloadavg()
-        finally:
-            for process in processes:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    with RestateServer() as restate, stopping([]) as processes:
+        for mode, service in VARIANTS.values():
+            env = {
+                "DJANGO_SETTINGS_MODULE": "bench.tracing_settings",
+                "BENCH_TRACING": mode,
+                "BENCH_SERVICE": service,
+                "BENCH_SPANS_FILE": spans_file,
+            }
+            process, port = serve("bench.tracing_asgi:application", env, "/restate/health")
+            processes.append(process)
+            with AdminAPI(restate.admin_url, timeout=30) as admin:
+                register(admin, f"http://127.0.0.1:{port}/restate")
+        targets = {name: f"{restate.ingress_url}/{service}/echo" for name, (_, service) in VARIANTS.items()}
+        results = measure(targets, args.rounds, args.concurrency, args.seconds)
+        load_after = os.getloadavg()
 
     off, on, absent, control = (results[name] for name in VARIANTS)
     spans = int(Path(spans_file).read_text()) if os.path.exists(spans_file) else 0
