@@ -1,5 +1,5 @@
 """The user's journey end to end: a real restate-server invokes handler classes served by
-our ASGI application under uvicorn (HTTP/1.1) and hypercorn (HTTP/2), daphne and runserver."""
+our ASGI application under uvicorn (HTTP/1.1), hypercorn and granian (HTTP/2), daphne and runserver."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def restate() -> Iterator[RestateServer]:
         yield server
 
 
-@pytest.fixture(scope="module", params=["uvicorn", "hypercorn"])
+@pytest.fixture(scope="module", params=["uvicorn", "hypercorn", "granian"])
 def deployment(request, restate, django_db_setup, django_db_blocker):
     with LiveASGIServer(get_asgi_application(), request.param) as live:
         with AdminAPI(restate.admin_url) as admin:
@@ -164,24 +164,38 @@ def test_daphne_and_runserver(restate, tmp_path, name, command, settings):
         process.wait()
 
 
-def test_sigterm_still_stops_uvicorn(tmp_path):
-    """The bare SDK swallows SIGTERM under uvicorn; our application must not."""
+SERVER_COMMANDS = {
+    "uvicorn": ["-m", "uvicorn", "demo_project.asgi:application", "--port", "{port}"],
+    # What docs/serving.md recommends for production (HTTP/2, so Restate streams).
+    "granian": ["-m", "granian", "--interface", "asgi", "--port", "{port}", "demo_project.asgi:application"],
+}
+
+
+@pytest.mark.parametrize("server", sorted(SERVER_COMMANDS))
+def test_sigterm_still_stops_the_server(tmp_path, server):
+    """The bare SDK swallows SIGTERM under uvicorn; our application must not, under any server."""
     port = free_port()
-    process = serve(
-        [sys.executable, "-m", "uvicorn", "demo_project.asgi:application", "--port", str(port)],
-        "demo_project.settings",
-        tmp_path,
-    )
+    command = [sys.executable, *[part.format(port=port) for part in SERVER_COMMANDS[server]]]
+    process = serve(command, "demo_project.settings", tmp_path)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=process)
         # The SDK installs its signal handler on its first call; make sure that happened.
         assert httpx.get(f"http://127.0.0.1:{port}/restate/health").status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) is not None
+        assert not httpx_answers(f"http://127.0.0.1:{port}/restate/health")
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def httpx_answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 @pytest.mark.parametrize(

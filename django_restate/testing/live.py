@@ -18,7 +18,8 @@ import httpx
 from .server import free_port
 from .waiting import eventually
 
-ServerKind = Literal["uvicorn", "hypercorn"]
+#: uvicorn speaks HTTP/1.1; hypercorn and granian also speak HTTP/2 (h2c), which Restate streams over.
+ServerKind = Literal["uvicorn", "hypercorn", "granian"]
 
 
 class LiveASGIServer:
@@ -54,6 +55,8 @@ class LiveASGIServer:
         try:
             if self.kind == "uvicorn":
                 self._run_uvicorn()
+            elif self.kind == "granian":
+                asyncio.run(self._serve_granian())
             else:
                 asyncio.run(self._serve_hypercorn())
         except BaseException as exc:  # reported to start()
@@ -78,6 +81,15 @@ class LiveASGIServer:
         loop = asyncio.get_running_loop()
         self._stop = lambda: loop.call_soon_threadsafe(stop.set)
         await serve(self.app, config, shutdown_trigger=stop.wait)
+
+    async def _serve_granian(self) -> None:
+        from granian.constants import Interfaces
+        from granian.server.embed import Server
+
+        server = Server(self.app, self.host, self.port, interface=Interfaces.ASGI, websockets=False)
+        loop = asyncio.get_running_loop()
+        self._stop = lambda: loop.call_soon_threadsafe(server.stop)
+        await server.serve()
 
     def stop(self) -> None:
         if self._stop is not None:

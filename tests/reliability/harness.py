@@ -38,14 +38,36 @@ SETTINGS = "tests.reliability.subprocess_settings"
 PG_APPLICATION_NAME = "reliability-uvicorn"
 KEYS = 100
 CONCURRENCY = 50
+#: The server the reliability tests stop, kill and restart: the one docs/serving.md recommends.
+SERVER = os.environ.get("RELIABILITY_SERVER", "granian")
+
+
+def server_command(server: str, port: int, graceful_timeout: int) -> list[str]:
+    """The command line serving the demo project on ``port``, giving in-flight requests
+    ``graceful_timeout`` seconds after SIGTERM."""
+    app = "demo_project.asgi:application"
+    if server == "granian":
+        return ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--log-level", "warning", "--workers-kill-timeout", str(graceful_timeout), app]  # fmt: skip
+    if server == "uvicorn":
+        return ["-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                "--no-access-log", "--timeout-graceful-shutdown", str(graceful_timeout)]  # fmt: skip
+    raise ValueError(f"RELIABILITY_SERVER must be granian or uvicorn, not {server!r}")
 
 
 class DjangoProcess:
-    """``uvicorn demo_project.asgi:application`` in a subprocess, on one port for its whole life."""
+    """``demo_project.asgi:application`` served in a subprocess, on one port for its whole life, by
+    :data:`SERVER` (granian, the server the docs recommend, unless ``RELIABILITY_SERVER`` says uvicorn)."""
 
     def __init__(
-        self, database_name: str, log_path: Path, graceful_timeout: int = 5, env: dict[str, str] | None = None
+        self,
+        database_name: str,
+        log_path: Path,
+        graceful_timeout: int = 5,
+        env: dict[str, str] | None = None,
+        server: str | None = None,
     ) -> None:
+        self.server = server or SERVER
         self.database_name = database_name
         self.env = dict(env or {})
         self.log_path = log_path
@@ -77,31 +99,21 @@ class DjangoProcess:
             "PYTHONPATH": str(ROOT),
             **self.env,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "demo_project.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            str(self.graceful_timeout),
-        ]
+        command = [sys.executable, *server_command(self.server, self.port, self.graceful_timeout)]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            # A session of its own, so a kill reaches granian's worker processes too.
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
             # The first call also makes the SDK install its SIGTERM hook, as in production.
             wait_for_http(self.url + "/restate/health", timeout, process=self.process, ok=200)
         except RuntimeError:
-            raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log_tail()}") from None
+            raise RuntimeError(f"{self.server} exited with {self.process.returncode}:\n{self.log_tail()}") from None
         except TimeoutError:
             self.kill()  # never leave a half-started server behind
-            raise TimeoutError(f"uvicorn did not answer on {self.url} in {timeout}s:\n{self.log_tail()}") from None
+            answer = f"{self.server} did not answer on {self.url} in {timeout}s:\n{self.log_tail()}"
+            raise TimeoutError(answer) from None
         return self
 
     def ensure_running(self) -> None:
@@ -112,7 +124,7 @@ class DjangoProcess:
         """``kill -9``: no cleanup, no goodbye, exactly like a crash or an OOM kill."""
         if self.running():
             assert self.process is not None
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
     def terminate(self, timeout: float = 30.0) -> tuple[int, float]:
@@ -274,9 +286,7 @@ def counter_values(ingress_url: str, keys: list[str]) -> dict[str, int]:
 Fault = Callable[[Progress], Awaitable[None]]
 
 
-def run_with_faults(
-    ingress_url: str, run_id: str, per_key: int, faults: list[tuple[int, Fault]]
-) -> list[Increment]:
+def run_with_faults(ingress_url: str, run_id: str, per_key: int, faults: list[tuple[int, Fault]]) -> list[Increment]:
     """Send ``KEYS * per_key`` increments; run each fault once that many have been acknowledged."""
     increments = plan_increments(run_id, KEYS, per_key)
     progress = Progress()
