@@ -3,22 +3,26 @@
 Handlers are coroutines; most Django tests are synchronous and hold their database
 connection (and the transaction that rolls back after the test) in the test's thread.
 ``async_to_sync`` would start a new thread and event loop for every call, which costs
-more than a mock call itself. Instead the mock owns one event loop and runs it in the
-test's thread; whenever a handler needs synchronous work (a ``ctx.run`` action, an ORM
-read, Django's async ORM, ``sync_to_async``), the loop pauses and the work runs right
-there, with no event loop running, as ``sync_to_async(thread_sensitive=True)`` would run
-it in the thread that owns the connection.
+more than a mock call itself. Instead the mock runs one event loop in the test's thread;
+whenever a handler needs synchronous work (a ``ctx.run`` action, an ORM read, Django's
+async ORM, ``sync_to_async``), the work runs right there and then, with no event loop
+running in the thread (Django's ``async_unsafe`` checks only that), as
+``sync_to_async(thread_sensitive=True)`` would run it in the thread that owns the connection.
+
+Running the work from inside the loop, rather than stopping the loop to run it, keeps a
+mock call to one pass of the loop: stopping and restarting it for every step cost more
+than the steps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
-import functools
-from collections import deque
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, Future
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import AsyncToSync, SyncToAsync
 
@@ -27,95 +31,112 @@ T = TypeVar("T")
 _THREADLOCAL_NAMES = ("main_event_loop", "main_event_loop_pid", "task_context")
 
 
-class InlineExecutor(Executor):
-    """Queues work from the event loop; the test's thread runs it while the loop is paused."""
+def run_paused(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Call ``fn`` from inside the running loop as if no loop were running in this thread: Django's
+    ``async_unsafe`` (the ORM), ``async_to_sync`` and ``asyncio.run`` look only at the running loop."""
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        asyncio._set_running_loop(loop)
 
-    def __init__(self) -> None:
-        self._items: deque[tuple[Future[Any] | asyncio.Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
-        self.wakeup: asyncio.Future[None] | None = None
+
+class InlineExecutor(Executor):
+    """The executor ``sync_to_async(thread_sensitive=True)`` finds while the mock runs (it is
+    ``AsyncToSync.executors.current``): work runs at once, in the test's thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        """The ``Executor`` API, for ``sync_to_async`` and ``run_in_executor`` in handler code."""
-        future: Future[T] = Future()
-        self._queue(future, functools.partial(fn, *args, **kwargs) if kwargs else fn, args)
-        return future
+        if asyncio._get_running_loop() is not self._loop:  # from a thread of the handler's own: hand it over
+            future: Future[T] = Future()
+            self._loop.call_soon_threadsafe(_run_into, future, fn, args, kwargs)
+            return future
+        # From the loop (``run_in_executor``): an asyncio future, already done, which
+        # ``run_in_executor`` hands back unchanged (a concurrent one would wake the loop
+        # through its self-pipe, one more pass per ORM call).
+        done: asyncio.Future[T] = self._loop.create_future()
+        _run_into(done, fn, args, kwargs)
+        return cast("Future[T]", done)
 
-    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """The mock's own work: an asyncio future, so no cross-thread wake-up is needed."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue(future, fn, args)
-        return future
 
-    def _queue(self, future: Future[Any] | asyncio.Future[Any], fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self._items.append((future, fn, args))
-        if self.wakeup is not None and not self.wakeup.done():
-            self.wakeup.set_result(None)
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._items)
-
-    def run_pending(self) -> None:
-        while self._items:
-            future, fn, args = self._items.popleft()
-            if isinstance(future, Future) and not future.set_running_or_notify_cancel():
-                continue
-            if isinstance(future, asyncio.Future) and future.cancelled():
-                continue
-            try:
-                result = fn(*args)
-            except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+def _run_into(
+    future: Future[Any] | asyncio.Future[Any], fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Any
+) -> None:
+    if isinstance(future, Future) and not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = run_paused(fn, *args, **kwargs)
+    except BaseException as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 class LoopBridge:
     """One event loop, driven from the test's thread for each mock action."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.executor = InlineExecutor()
+        self.loop = _idle_loop()
+        self.executor = InlineExecutor(self.loop)
         self.active = False
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        loop, executor = self.loop, self.executor
+        loop = self.loop
+        threadlocal = SyncToAsync.threadlocal
         saved_executor = getattr(AsyncToSync.executors, "current", None)
-        saved_locals = {
-            n: getattr(SyncToAsync.threadlocal, n) for n in _THREADLOCAL_NAMES if hasattr(SyncToAsync.threadlocal, n)
-        }
+        saved_locals = {n: getattr(threadlocal, n) for n in _THREADLOCAL_NAMES if hasattr(threadlocal, n)}
         # sync_to_async(thread_sensitive=True) inside handlers (Django's async ORM too) finds
         # this executor and so runs in this thread, on the test's connection.
-        AsyncToSync.executors.current = executor
+        AsyncToSync.executors.current = self.executor
         self.active = True
         try:
             task = loop.create_task(coroutine, context=contextvars.copy_context())
-            while True:
-                wakeup = executor.wakeup = loop.create_future()
-                task.add_done_callback(functools.partial(_wake, wakeup))
-                if not executor.pending and not task.done():
-                    loop.run_until_complete(wakeup)
-                executor.run_pending()
-                if task.done() and not executor.pending:
-                    break
-            return task.result()
+            return loop.run_until_complete(task)
         finally:
             self.active = False
-            executor.wakeup = None
             AsyncToSync.executors.current = saved_executor
             # sync_to_async leaves the loop in a thread-local; a later async_to_sync in this thread
-            # would schedule onto it while it is paused, and wait forever.
+            # would schedule onto it while it is stopped, and wait forever.
             for name in _THREADLOCAL_NAMES:
                 if name in saved_locals:
-                    setattr(SyncToAsync.threadlocal, name, saved_locals[name])
-                elif hasattr(SyncToAsync.threadlocal, name):
-                    delattr(SyncToAsync.threadlocal, name)
+                    setattr(threadlocal, name, saved_locals[name])
+                elif hasattr(threadlocal, name):
+                    delattr(threadlocal, name)
 
     def close(self) -> None:
-        if not self.loop.is_closed():
-            self.loop.close()
+        """Done with the loop: kept for the next mock in this thread if nothing is left on it."""
+        _release(self.loop)
 
 
-def _wake(wakeup: asyncio.Future[None], _: object) -> None:
-    if not wakeup.done():
-        wakeup.set_result(None)
+# -- one idle loop per thread, reused by the next mock ---------------------------------------------
+# Creating an event loop (a selector, a self-pipe) and closing it cost about as much as a mock
+# call: a test suite creates thousands of mocks, one per test, one after the other.
+
+_idle: dict[int, asyncio.AbstractEventLoop] = {}
+
+
+def _idle_loop() -> asyncio.AbstractEventLoop:
+    loop = _idle.pop(threading.get_ident(), None)
+    return loop if loop is not None and not loop.is_closed() else asyncio.new_event_loop()
+
+
+def _release(loop: asyncio.AbstractEventLoop) -> None:
+    if loop.is_closed():
+        return
+    # Only a loop with nothing left on it: no tasks, callbacks or timers of this test reach the next.
+    clean = not asyncio.all_tasks(loop) and not getattr(loop, "_ready", True) and not getattr(loop, "_scheduled", True)
+    thread = threading.get_ident()
+    if clean and thread not in _idle:
+        _idle[thread] = loop
+    else:
+        loop.close()
+
+
+@atexit.register
+def _close_idle() -> None:
+    while _idle:
+        _, loop = _idle.popitem()
+        loop.close()

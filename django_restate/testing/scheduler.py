@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import AsyncToSync, sync_to_async
 
-from .bridge import InlineExecutor
+from .bridge import InlineExecutor, run_paused
 
 T = TypeVar("T")
 
@@ -37,59 +37,76 @@ class Scheduler:
         running there, as ``sync_to_async(thread_sensitive=True)`` runs Django views' ORM code;
         counted as work in progress. Like the SDK, it runs in a copy of the current context."""
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-        if self.inline is not None:
-            async with self.working():
-                return await self.inline.run(call)
+        if self.inline is not None:  # a sync test: this thread is the one, run it here and now
+            return run_paused(call)
         return await sync_to_async(call, thread_sensitive=True)()
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[None]:
+    def session(self) -> AbstractContextManager[None]:
         """Around each test action. In an async test (no :mod:`.bridge`), ``sync_to_async`` in handler
         code runs in a worker thread this scheduler counts, so it knows when that work is done."""
         if self.inline is not None:
-            yield
-            return
+            return nullcontext()
         if self._threads is None:
             self._threads = CountingExecutor(self)
-        saved = getattr(AsyncToSync.executors, "current", None)
-        AsyncToSync.executors.current = self._threads
-        try:
-            yield
-        finally:
-            AsyncToSync.executors.current = saved
+        return _CurrentExecutor(self._threads)
 
     def done_one(self) -> None:
         self.busy -= 1
         if self._activity is not None:
             self._activity.set()
 
-    @asynccontextmanager
-    async def working(self) -> AsyncIterator[None]:
+    def working(self) -> AbstractContextManager[None]:
         """Mark work the loop cannot see (a thread, real I/O in an async ``ctx.run`` action)."""
-        self.busy += 1
-        try:
-            yield
-        finally:
-            self.busy -= 1
-            if self._activity is not None:
-                self._activity.set()
+        return _Working(self)
 
     async def settle(self) -> None:
         """Return once every task is blocked on something only the mock can complete."""
         loop = asyncio.get_running_loop()
-        self._activity = asyncio.Event()
         while True:
             await asyncio.sleep(0)
-            if _ready(loop) or (self.inline is not None and self.inline.pending):
+            if _ready(loop):
                 continue
-            if self.busy:
-                self._activity.clear()
+            if self.busy:  # done_one() (a callback on this loop) sets it
+                self._activity = asyncio.Event()
                 await self._activity.wait()
                 continue
             if _timers_pending(loop):
                 await asyncio.sleep(0.0005)
                 continue
             return
+
+
+class _Working:
+    """Counts one piece of work in progress (a class, not ``asynccontextmanager``: an async
+    generator per ``ctx.run`` step cost more than the step)."""
+
+    __slots__ = ("_scheduler",)
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+
+    def __enter__(self) -> None:
+        self._scheduler.busy += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._scheduler.done_one()
+
+
+class _CurrentExecutor:
+    """``AsyncToSync.executors.current`` for the block: where ``sync_to_async`` sends thread-sensitive work."""
+
+    __slots__ = ("_executor", "_saved")
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._saved: Any = None
+
+    def __enter__(self) -> None:
+        self._saved = getattr(AsyncToSync.executors, "current", None)
+        AsyncToSync.executors.current = self._executor
+
+    def __exit__(self, *exc: object) -> None:
+        AsyncToSync.executors.current = self._saved
 
 
 def _ready(loop: asyncio.AbstractEventLoop) -> bool:
@@ -110,8 +127,23 @@ class CountingExecutor(Executor):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="restate-mock")
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        # An asyncio future, which ``run_in_executor`` hands back unchanged, completed in the same loop
+        # callback that stops counting the work. With a concurrent future, asyncio's wrapper learns of
+        # the result in a second callback from the worker thread, and the loop could run the first,
+        # find nothing to do and declare a deadlock before the second arrived.
         loop = asyncio.get_running_loop()
+        result: asyncio.Future[T] = loop.create_future()
         self._scheduler.busy += 1
-        future = self._pool.submit(fn, *args, **kwargs)
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._scheduler.done_one))
-        return future
+        work = self._pool.submit(fn, *args, **kwargs)
+        work.add_done_callback(lambda _: loop.call_soon_threadsafe(self._deliver, work, result))
+        return cast("Future[T]", result)
+
+    def _deliver(self, work: Future[T], result: asyncio.Future[T]) -> None:
+        self._scheduler.done_one()
+        if result.cancelled():
+            return
+        error = work.exception()
+        if error is not None:
+            result.set_exception(error)
+        else:
+            result.set_result(work.result())

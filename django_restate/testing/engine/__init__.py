@@ -104,7 +104,7 @@ class MockEngine:
         self._driving = True
         failure: BaseException | None = None
         try:
-            async with self.scheduler.session():
+            with self.scheduler.session():
                 try:
                     result = await body()
                     await self.scheduler.settle()
@@ -410,7 +410,7 @@ class MockEngine:
                 if injected is not None:
                     raise injected
                 if inspect.iscoroutinefunction(_unwrap(action)):
-                    async with self.scheduler.working():
+                    with self.scheduler.working():
                         value = await action()
                 else:
                     value = await self.scheduler.run_sync(action)
