@@ -14,7 +14,7 @@ from ..registry import NotRegistered, Registry, registry
 from .codec import MISSING
 from .http import HttpTransport
 from .refs import Delay, HandlerRef, InvocationHandle, ServiceProxy, reference
-from .transport import Address, HasTransport, Transport
+from .transport import Address, HasTransport, Transport, carried_over
 
 I = TypeVar("I")  # noqa: E741 - a handler's input type, as in the SDK's HandlerType[I, O]
 O = TypeVar("O")  # noqa: E741 - its output type
@@ -210,7 +210,7 @@ class RestateClient(HandlerCalls):
         else:
             if url is not None or headers is not None or timeout is not None or async_transport is not None:
                 raise TypeError(f"url, headers, timeout and async_transport configure HTTP, not {transport!r}.")
-            self._transport = transport.transport if isinstance(transport, HasTransport) else transport
+            self._transport = carried_over(transport)
         self._using: Transport | None = None
 
     @property
@@ -224,7 +224,7 @@ class RestateClient(HandlerCalls):
         """Send everything this client sends through ``transport`` inside the block, from any thread:
         ``with client.using(restate_mock): ...`` runs a view's calls against the mock (the
         ``restate_mock`` fixture does this for the project's ``client``). Blocks nest."""
-        chosen = transport.transport if isinstance(transport, HasTransport) else transport
+        chosen = carried_over(transport)
         saved, self._using = self._using, chosen
         try:
             yield chosen

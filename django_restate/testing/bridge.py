@@ -84,27 +84,25 @@ class LoopBridge:
         self.active = False
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        loop = self.loop
-        threadlocal = SyncToAsync.threadlocal
-        saved_executor = getattr(AsyncToSync.executors, "current", None)
-        saved_locals = {n: getattr(threadlocal, n) for n in _THREADLOCAL_NAMES if hasattr(threadlocal, n)}
         # sync_to_async(thread_sensitive=True) inside handlers (Django's async ORM too) finds
-        # this executor and so runs in this thread, on the test's connection.
-        AsyncToSync.executors.current = self.executor
+        # this executor and so runs in this thread, on the test's connection. Set in the task's
+        # own context (which the invocations' tasks inherit), there is nothing to restore after.
+        context = contextvars.copy_context()
+        context.run(setattr, AsyncToSync.executors, "current", self.executor)
+        # sync_to_async leaves the loop in a thread-local (a plain threading.local); a later
+        # async_to_sync in this thread would schedule onto it while it is stopped, and wait forever.
+        threadlocal = vars(SyncToAsync.threadlocal)
+        saved = {name: threadlocal[name] for name in _THREADLOCAL_NAMES if name in threadlocal}
         self.active = True
         try:
-            task = loop.create_task(coroutine, context=contextvars.copy_context())
-            return loop.run_until_complete(task)
+            return self.loop.run_until_complete(self.loop.create_task(coroutine, context=context))
         finally:
             self.active = False
-            AsyncToSync.executors.current = saved_executor
-            # sync_to_async leaves the loop in a thread-local; a later async_to_sync in this thread
-            # would schedule onto it while it is stopped, and wait forever.
             for name in _THREADLOCAL_NAMES:
-                if name in saved_locals:
-                    setattr(threadlocal, name, saved_locals[name])
-                elif hasattr(threadlocal, name):
-                    delattr(threadlocal, name)
+                if name in saved:
+                    threadlocal[name] = saved[name]
+                else:
+                    threadlocal.pop(name, None)
 
     def close(self) -> None:
         """Done with the loop: kept for the next mock in this thread if nothing is left on it."""

@@ -154,16 +154,25 @@ class AttemptFinished(AttemptFinishedEvent):
     """``ctx.request().attempt_finished_event``: the engine sets it when the attempt ends."""
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self._set = False
+        # Made by the first wait(): an asyncio.Event per attempt cost more than most steps, and
+        # few handlers wait for the end of their attempt.
+        self._event: asyncio.Event | None = None
 
     def set(self) -> None:
-        self.event.set()
+        self._set = True
+        if self._event is not None:
+            self._event.set()
 
     def is_set(self) -> bool:
-        return self.event.is_set()
+        return self._set
 
     async def wait(self) -> None:
-        await self.event.wait()
+        if self._set:
+            return
+        if self._event is None:
+            self._event = asyncio.Event()
+        await self._event.wait()
 
 
 class _Completions:
@@ -190,7 +199,7 @@ class MockContext(restate.WorkflowContext):
         #: Set by the engine when this attempt ends (``ctx.request().attempt_finished_event``).
         self.attempt_finished = AttemptFinished()
         self._runs: dict[int, tuple[Callable[[], Any], Serde[Any], RunOptions[Any]]] = {}
-        self._random = Random(int.from_bytes(hashlib.sha256(invocation.id.encode()).digest()[:8], "big"))
+        self._random: Random | None = None
         self._cleared: set[str] = set()
 
     # -- journal -----------------------------------------------------------------
@@ -262,10 +271,12 @@ class MockContext(restate.WorkflowContext):
         return self.invocation.key
 
     def random(self) -> Random:
+        if self._random is None:  # seeded by the invocation: every attempt draws the same numbers
+            self._random = Random(int.from_bytes(hashlib.sha256(self.invocation.id.encode()).digest()[:8], "big"))
         return self._random
 
     def uuid(self) -> UUID:
-        return UUID(int=self._random.getrandbits(128), version=4)
+        return UUID(int=self.random().getrandbits(128), version=4)
 
     def time(self) -> MockFuture[float]:
         engine = self.engine

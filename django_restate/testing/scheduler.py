@@ -63,8 +63,8 @@ class Scheduler:
         """Return once every task is blocked on something only the mock can complete."""
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(0)
-            if _ready(loop):
+            if _ready(loop):  # with nothing ready, a pass of the loop would run nothing
+                await asyncio.sleep(0)
                 continue
             if self.busy:  # done_one() (a callback on this loop) sets it
                 self._activity = asyncio.Event()

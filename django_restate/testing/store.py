@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .models import ObjectState, WorkflowPromise
 from .replay import Failure
@@ -19,17 +20,19 @@ StateWrite = tuple[str, str, bytes | None]
 
 
 def load_state(service: str, key: str) -> dict[str, bytes]:
-
     # Plain SQL on the hot path of every mock call: the ORM's query building costs more than
-    # the query itself, and a mock call should cost well under a millisecond.
+    # the query itself, and a mock call should cost well under a millisecond. The connection is
+    # looked up once (each ``django.db.connection`` attribute is a thread-local lookup).
+    connection = connections[DEFAULT_DB_ALIAS]
     with connection.cursor() as cursor:
-        cursor.execute(_sql()["load"], [service, key])
+        cursor.execute(_sql(connection)["load"], [service, key])
         return {name: bytes(value) for name, value in cursor.fetchall()}
 
 
 def apply_writes(service: str, key: str, writes: Iterable[StateWrite]) -> None:
     """Apply the writes an invocation made since its last flush, in order."""
-    sql = _sql()
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql = _sql(connection)
     with connection.cursor() as cursor:
         for op, name, value in writes:
             if op == "set" and sql["upsert"]:
@@ -46,14 +49,15 @@ def apply_writes(service: str, key: str, writes: Iterable[StateWrite]) -> None:
 _STATEMENTS: dict[str, dict[str, str]] = {}
 
 
-def _sql() -> dict[str, str]:
+def _sql(connection: BaseDatabaseWrapper) -> dict[str, str]:
     """The statements for this database, quoted by its own backend."""
-    if connection.vendor not in _STATEMENTS:
-        _STATEMENTS[connection.vendor] = _statements()
-    return _STATEMENTS[connection.vendor]
+    statements = _STATEMENTS.get(connection.vendor)
+    if statements is None:
+        statements = _STATEMENTS[connection.vendor] = _statements(connection)
+    return statements
 
 
-def _statements() -> dict[str, str]:
+def _statements(connection: BaseDatabaseWrapper) -> dict[str, str]:
     quoted = {
         "table": connection.ops.quote_name(ObjectState._meta.db_table),
         **{field: connection.ops.quote_name(field) for field in ("service", "key", "name", "value")},

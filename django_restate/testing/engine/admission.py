@@ -29,9 +29,11 @@ class Admission:
         self._idempotent: dict[tuple[str, str, str, str], Invocation] = {}
         self._workflow_runs: dict[Lock, Invocation] = {}
         self._ids = itertools.count(1)
+        # Random per mock, numbered per invocation: unique across mocks, no uuid4 per invocation.
+        self._id_prefix = "inv_1" + uuid.uuid4().hex[:10]
 
     def new_id(self) -> str:
-        return "inv_1" + uuid.uuid4().hex[:10] + f"{next(self._ids):06d}"
+        return f"{self._id_prefix}{next(self._ids):06d}"
 
     def admit(
         self,
