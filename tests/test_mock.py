@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 import restate
 from django.core.exceptions import SynchronousOnlyOperation
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from demo_project.shop.models import Order, Product
 from demo_project.shop.restate_services import Cart, CartItem, Checkout, CheckoutRequest, Greeter
@@ -19,6 +21,7 @@ from django_restate.testing.errors import Deadlock
 from django_restate.testing.models import ObjectState, WorkflowPromise
 from tests import mock_services
 from tests.mock_services import Shipment, Sloppy, Wallet
+from tests.runtime_app.restate_services import NoteIn, RuntimeNotebook
 
 
 @pytest.fixture
@@ -54,6 +57,18 @@ def test_state_preloaded_with_the_orm(restate_mock, tea):
     assert restate_mock.object(Cart, "bob").add_item(CartItem(sku="tea", quantity=1)) == 5
     restate_mock.set_state(Cart, "carol", {"items": {"tea": 1}})
     assert restate_mock.object(Cart, "carol").items() == {"tea": 1}
+
+
+def test_state_is_read_from_the_orm_once_when_first_used(restate_mock, tea):
+    table = ObjectState._meta.db_table
+    ObjectState.objects.create(service="Cart", key="dan", name="items", value=b'{"tea": 2}')
+    with CaptureQueriesContext(connection) as queries:
+        assert restate_mock.object(Cart, "dan").add_item(CartItem(sku="tea", quantity=1)) == 3
+    reads = [q["sql"] for q in queries.captured_queries if table in q["sql"] and q["sql"].startswith("SELECT")]
+    assert len(reads) == 1  # after the "check product" step, when ctx.get first asks
+    with CaptureQueriesContext(connection) as queries:
+        restate_mock.object(RuntimeNotebook, "dan").write(NoteIn(text="no state"))
+    assert not [q for q in queries.captured_queries if table in q["sql"]]  # never used its state: no query
 
 
 def test_terminal_error_reaches_the_test_as_handler_error(restate_mock, db):

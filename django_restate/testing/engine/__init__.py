@@ -36,6 +36,7 @@ from ...registry import NotRegistered, Registry
 from ...runtime import terminal_cause
 from ...serde import TypedJsonSerde
 from .. import store
+from ..bridge import run_paused
 from ..clock import VirtualClock
 from ..context import AttemptFailed, Killed, MockContext, Target
 from ..errors import MockRestateError, NestedDrive, RetryForever
@@ -253,10 +254,17 @@ class MockEngine:
             ctx.attempt_finished.set()
 
     async def _load(self, inv: Invocation) -> None:
-        """Load the state (and a workflow's promises) the attempt reads, after pending writes."""
+        """Load the state (and a workflow's promises) the attempt reads, after pending writes.
+
+        In a synchronous test an invocation that holds its key reads its state when it first uses it
+        instead (:meth:`state_of`): nobody else writes that state meanwhile, so it reads the same
+        rows, and a handler that never touches its state costs no query."""
         writes, self._writes = self._writes, []
         reads_state = inv.handler_kind != "service"
+        if reads_state and self.scheduler.inline is not None and inv.lock_key is not None:
+            reads_state = False
         promises = inv.spec.kind == "workflow" and not self.promises.loaded(inv.spec.name, inv.key)
+        inv.state = None
         if not writes and not reads_state and not promises:
             return
         state, loaded = await self.scheduler.run_sync(
@@ -367,8 +375,15 @@ class MockEngine:
     # -- state ----------------------------------------------------------------------------
 
     def state_of(self, inv: Invocation) -> dict[str, bytes]:
+        """The state ``inv``'s attempt reads: loaded at its start, or now (after pending writes) in a
+        synchronous test, where this thread owns the connection and may query right away."""
         if inv.state is None:
-            inv.state = {}
+            if inv.handler_kind == "service" or self.scheduler.inline is None:
+                inv.state = {}
+            else:
+                writes, self._writes = self._writes, []
+                loaded, _ = run_paused(_write_then_read, writes, inv.spec.name, inv.key, True, False)
+                inv.state = loaded or {}
         return inv.state
 
     def write_state(self, inv: Invocation, write: store.StateWrite) -> None:
