@@ -383,13 +383,7 @@ class MockContext(restate.WorkflowContext):
         **kwargs: Any,
     ) -> MockFuture[T]:
         if isinstance(options.serde, DefaultSerde):
-            options = copy.copy(options)
-            if options.type_hint is None:
-                options.type_hint = _return_annotation(action)
-            kind, core = extract_core_type(options.type_hint)
-            if kind in ("simple", "optional"):
-                options.type_hint = core
-            options.serde = typing.cast(DefaultSerde[T], options.serde).with_maybe_type(options.type_hint)
+            options = _typed_options(action, options)
         return self._run_step(name, functools.partial(action, *args, **kwargs), options)
 
     def _run_step(self, name: str, action: Callable[[], Any], options: RunOptions[T]) -> MockFuture[T]:
@@ -776,6 +770,35 @@ def _return_annotation(action: Any) -> Any:
             _ANNOTATIONS.clear()
         _ANNOTATIONS[code] = inspect.signature(action, eval_str=True).return_annotation
     return _ANNOTATIONS[code]
+
+
+_TYPED_DEFAULTS: dict[Any, RunOptions[Any]] = {}
+
+
+def _typed_options(action: Any, options: RunOptions[T]) -> RunOptions[T]:
+    """The options of a ``run_typed`` step with the SDK's default serde: typed by the action's return
+    annotation, as the SDK does. Without options of its own (most steps) they depend only on the
+    function, so they are made once per function (a copy and a type analysis cost more than a step)."""
+    code = getattr(action, "__code__", None)
+    if options is DEFAULT_RUN_OPTIONS and code is not None:
+        cached = _TYPED_DEFAULTS.get(code)
+        if cached is None:
+            if len(_TYPED_DEFAULTS) > 4096:
+                _TYPED_DEFAULTS.clear()
+            cached = _TYPED_DEFAULTS[code] = _typed(action, options)
+        return cached
+    return _typed(action, options)
+
+
+def _typed(action: Any, options: RunOptions[T]) -> RunOptions[T]:
+    options = copy.copy(options)
+    if options.type_hint is None:
+        options.type_hint = _return_annotation(action)
+    kind, core = extract_core_type(options.type_hint)
+    if kind in ("simple", "optional"):
+        options.type_hint = core
+    options.serde = typing.cast(DefaultSerde[T], options.serde).with_maybe_type(options.type_hint)
+    return options
 
 
 def _serialize(serde: Serde[Any], value: Any, what: str, target: str) -> bytes:
