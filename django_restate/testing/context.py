@@ -42,7 +42,7 @@ from restate.context import (
 )
 from restate.exceptions import TerminalError
 from restate.serde import BytesSerde, DefaultSerde, Serde
-from restate.server_context import ServerCallDurableFuture, ServerDurableFuture, ServerDurableSleepFuture
+from restate.server_context import LazyFuture, ServerCallDurableFuture, ServerDurableFuture, ServerDurableSleepFuture
 from restate.types import extract_core_type
 from restate.vm import AllCompletedUnresolvedFuture, FirstCompletedUnresolvedFuture, SingleUnresolvedFuture
 
@@ -696,21 +696,50 @@ class MockContext(restate.WorkflowContext):
 AsyncDef = Callable[[], Coroutine[Any, Any, Any]]
 
 
+class Fetch(LazyFuture[T]):
+    """What a durable future awaits, as the SDK's ``LazyFuture``: its step's result, fetched at most
+    once, however many await it. Fetched in the task that first awaits it rather than in a task of
+    its own (the SDK's way cost a task and two more passes of the loop per step); whoever else
+    awaits it meanwhile or later gets the same outcome."""
+
+    __slots__ = ()
+
+    async def get(self) -> T:
+        if self.task is not None:
+            return await self.task
+        outcome: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.task = typing.cast("asyncio.Task[T]", outcome)  # read only by done() and await
+        try:
+            result = await self.async_def()
+        except asyncio.CancelledError:
+            outcome.cancel()
+            raise
+        except BaseException as exc:
+            outcome.set_exception(exc)
+            outcome.exception()  # this awaiter raises it: not an exception "never retrieved"
+            raise
+        outcome.set_result(result)
+        return result
+
+
 class MockFuture(ServerDurableFuture[T]):
     """The result of one journal step; the step's index is its handle."""
 
     def __init__(self, ctx: MockContext, handle: int, fetch: AsyncDef) -> None:
         super().__init__(ctx, handle, fetch)  # type: ignore[arg-type]
+        self.future = Fetch(fetch)
 
 
 class MockSleepFuture(ServerDurableSleepFuture):
     def __init__(self, ctx: MockContext, handle: int, fetch: AsyncDef) -> None:
         super().__init__(ctx, handle, fetch)  # type: ignore[arg-type]
+        self.future = Fetch(fetch)
 
 
 class MockCallFuture(ServerCallDurableFuture[T]):
     def __init__(self, ctx: MockContext, handle: int, fetch: AsyncDef, invocation_id: AsyncDef) -> None:
         super().__init__(ctx, handle, fetch, invocation_id)  # type: ignore[arg-type]
+        self.future = Fetch(fetch)
 
 
 class MockSendHandle(SendHandle):
