@@ -45,7 +45,7 @@ class Invocation:
     #: True while the replay check runs the handler a second time.
     verify: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
-    #: The current attempt's place in the journal (the engine starts a new one per attempt).
+    #: The current attempt's place in the journal: the engine starts one per attempt (its context()).
     replay: Replay = field(init=False, repr=False)
     #: The steps the handler awaits right now, and the ones it awaited when it last stopped.
     blocked: list[Entry] = field(default_factory=list, repr=False)
@@ -53,9 +53,6 @@ class Invocation:
     #: The state this attempt reads, loaded when it starts.
     state: dict[str, bytes] | None = field(default=None, repr=False)
     on_done: list[Callable[[Invocation], None]] = field(default_factory=list, repr=False)
-
-    def __post_init__(self) -> None:
-        self.replay = Replay(self.journal, self.target)
 
     @property
     def handler_kind(self) -> str:

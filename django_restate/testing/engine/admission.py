@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import itertools
-import uuid
+import random
 from collections import defaultdict, deque
 
 from ...reflect import HandlerSpec, ServiceSpec
@@ -29,8 +29,9 @@ class Admission:
         self._idempotent: dict[tuple[str, str, str, str], Invocation] = {}
         self._workflow_runs: dict[Lock, Invocation] = {}
         self._ids = itertools.count(1)
-        # Random per mock, numbered per invocation: unique across mocks, no uuid4 per invocation.
-        self._id_prefix = "inv_1" + uuid.uuid4().hex[:10]
+        # Random per mock, numbered per invocation: unique across mocks, no uuid4 per invocation
+        # (nor per mock: it reads os.urandom, a system call per test).
+        self._id_prefix = f"inv_1{random.getrandbits(40):010x}"
 
     def new_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids):06d}"
