@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, Future
@@ -113,11 +114,12 @@ class LoopBridge:
 # Creating an event loop (a selector, a self-pipe) and closing it cost about as much as a mock
 # call: a test suite creates thousands of mocks, one per test, one after the other.
 
-_idle: dict[int, asyncio.AbstractEventLoop] = {}
+#: Per (process, thread): a forked child must not share its parent's selector and self-pipe.
+_idle: dict[tuple[int, int], asyncio.AbstractEventLoop] = {}
 
 
 def _idle_loop() -> asyncio.AbstractEventLoop:
-    loop = _idle.pop(threading.get_ident(), None)
+    loop = _idle.pop((os.getpid(), threading.get_ident()), None)
     return loop if loop is not None and not loop.is_closed() else asyncio.new_event_loop()
 
 
@@ -126,15 +128,15 @@ def _release(loop: asyncio.AbstractEventLoop) -> None:
         return
     # Only a loop with nothing left on it: no tasks, callbacks or timers of this test reach the next.
     clean = not asyncio.all_tasks(loop) and not getattr(loop, "_ready", True) and not getattr(loop, "_scheduled", True)
-    thread = threading.get_ident()
-    if clean and thread not in _idle:
-        _idle[thread] = loop
+    where = (os.getpid(), threading.get_ident())
+    if clean and where not in _idle:
+        _idle[where] = loop
     else:
         loop.close()
 
 
 @atexit.register
 def _close_idle() -> None:
-    while _idle:
-        _, loop = _idle.popitem()
-        loop.close()
+    pid = os.getpid()
+    for where in [w for w in _idle if w[0] == pid]:
+        _idle.pop(where).close()
