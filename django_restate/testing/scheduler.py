@@ -34,8 +34,9 @@ class Scheduler:
 
     async def run_sync(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``func`` in the thread that owns the test's database connection, with no event loop
-        running there, as ``sync_to_async(thread_sensitive=True)`` runs Django views' ORM code;
-        counted as work in progress. Like the SDK, it runs in a copy of the current context."""
+        running there, as ``sync_to_async(thread_sensitive=True)`` runs Django views' ORM code: in a
+        sync test right here (see :mod:`.bridge`), in an async test in the worker thread, counted as
+        work in progress. Like the SDK, it runs in a copy of the current context."""
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
         if self.inline is not None:  # a sync test: this thread is the one, run it here and now
             return run_paused(call)
