@@ -20,7 +20,7 @@ import re
 import ssl
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -32,6 +32,7 @@ from django.dispatch import receiver
 from .conf import restate_settings
 
 Role = Literal["ADMIN", "INGRESS"]
+C = TypeVar("C")
 
 #: What each role is called in messages.
 ROLE_NAMES: dict[Role, str] = {"ADMIN": "admin API", "INGRESS": "ingress"}
@@ -151,9 +152,7 @@ class _Shared:
         self.target = where
         self.sync: httpx.Client | None = None
         # An AsyncClient's connections belong to the loop that opened them.
-        self.by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def close(self) -> None:
         if self.sync is not None:
@@ -192,68 +191,16 @@ def shared_client(role: Role) -> httpx.Client:
     return shared.sync
 
 
-def shared_async_client(role: Role) -> httpx.AsyncClient:
-    """One ``httpx.AsyncClient`` for ``role`` per settings object and running event loop.
-
-    The ingress's is HTTP/2 (``RESTATE["INGRESS_HTTP2"]``, on by default): every concurrent
-    call, send and attach of the loop shares one connection. Over HTTP/1.1 each request in
-    flight needs a connection of its own, and httpx's pool checks every idle one (two system
-    calls each) on every request: with a view serving 16 requests at once, that was 40% of the
-    event loop's time in ``bench/workflow_bench.py``'s profile.
-    """
+def shared_async_client(role: Role, build: Callable[[Target], C] | None = None) -> C | httpx.AsyncClient:
+    """One async client for ``role`` per settings object and running event loop: an
+    ``httpx.AsyncClient``, or what ``build(target)`` makes (the ingress's
+    :class:`~django_restate.client.aio.AiohttpClient`)."""
     shared = _current(role)
     loop = asyncio.get_running_loop()
     http = shared.by_loop.get(loop)
     if http is None:
-        options: dict[str, Any] = {}
-        if role == "INGRESS" and restate_settings.INGRESS_HTTP2:
-            options["transport"] = http2_transport(shared.target.url)
-        http = shared.by_loop[loop] = build_async_client(shared.target, **options)
+        http = shared.by_loop[loop] = build_async_client(shared.target) if build is None else build(shared.target)
     return http
-
-
-def http2_transport(url: str) -> httpx.AsyncBaseTransport:
-    """HTTP/2 to ``url``: negotiated by TLS for ``https``; for plain ``http``, with prior
-    knowledge (h2c, which Restate's ingress speaks), falling back to HTTP/1.1 for good if the
-    first answer shows the server (or a proxy in front of it) does not speak it."""
-    if urlsplit(url).scheme == "https":
-        return httpx.AsyncHTTPTransport(http2=True, verify=tls_context())
-    return H2cOrHttp11()
-
-
-class H2cOrHttp11(httpx.AsyncBaseTransport):
-    """h2c (HTTP/2 with prior knowledge) until the server has shown it cannot speak it.
-
-    A server that speaks only HTTP/1.1 reads the HTTP/2 preface as a malformed request and
-    closes the connection without processing anything, so the request is sent again over
-    HTTP/1.1. That can only happen before h2c has worked once: after that, a protocol error is
-    the server's real answer and is raised.
-    """
-
-    def __init__(self) -> None:
-        self.h2 = httpx.AsyncHTTPTransport(http1=False, http2=True)
-        self.h1 = httpx.AsyncHTTPTransport()
-        #: None until the first answer; then "h2" or "h1".
-        self.protocol: str | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.protocol == "h1":
-            return await self.h1.handle_async_request(request)
-        try:
-            response = await self.h2.handle_async_request(request)
-        except (httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError):
-            # An HTTP/1.1 server answers the preface by closing the connection: what was in flight
-            # on it fails to read or write. Before any answer came back over h2c, nothing was processed.
-            if self.protocol == "h2":
-                raise
-            self.protocol = "h1"
-            return await self.h1.handle_async_request(request)
-        self.protocol = "h2"
-        return response
-
-    async def aclose(self) -> None:
-        await self.h2.aclose()
-        await self.h1.aclose()
 
 
 def reset() -> None:

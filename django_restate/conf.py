@@ -27,9 +27,6 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_HEADERS": {},
     # Extra headers sent with every ingress request made by the client.
     "INGRESS_HEADERS": {},
-    # The async client talks HTTP/2 to the ingress (h2c for http:// URLs, falling back to HTTP/1.1
-    # if the server or a proxy does not speak it): one connection for every call in flight.
-    "INGRESS_HTTP2": True,
     # Headers Restate must send when it calls the deployment (Restate Cloud tunnels, gateways).
     "DEPLOYMENT_HEADERS": {},
     # Seconds to wait for the admin API / ingress before giving up.

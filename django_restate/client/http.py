@@ -27,6 +27,7 @@ from ..exceptions import (
     RestateClientError,
 )
 from ..reflect import HandlerSpec
+from .aio import AiohttpClient
 from .transport import Accepted, Address, Recorded, Request, on_commit_key
 
 #: Ingress status for "the invocation exists but has not completed yet".
@@ -165,9 +166,9 @@ class HttpTransport:
                     self._sync = httpx.Client(transport=self._transport, timeout=self._basics()[0].timeout)
         return self._sync
 
-    def _async_client(self) -> httpx.AsyncClient:
+    def _async_client(self) -> httpx.AsyncClient | AiohttpClient:
         if self._async_transport is None:
-            return _http.shared_async_client("INGRESS")
+            return _http.shared_async_client("INGRESS", AiohttpClient)
         loop = asyncio.get_running_loop()
         http = self._async.get(loop)
         if http is None:
@@ -338,7 +339,7 @@ def _accepted(response: httpx.Response) -> Accepted:
 # -- errors -----------------------------------------------------------------------------------
 
 
-def _timeout_arg(http: httpx.Client | httpx.AsyncClient, seconds: float) -> Any:
+def _timeout_arg(http: httpx.Client | httpx.AsyncClient | AiohttpClient, seconds: float) -> Any:
     """The HTTP client's own timeout when it is the one wanted: httpx builds a new one per request otherwise."""
     return httpx.USE_CLIENT_DEFAULT if http.timeout.read == seconds else seconds
 
