@@ -1,5 +1,5 @@
 """The demo as a new user meets it: Django started with the very command ``scripts/demo`` runs
-(uvicorn, not pytest-django's live_server, which serves static files by itself), its admin
+(granian, not pytest-django's live_server, which serves static files by itself), its admin
 styled by the stylesheet that server serves, and the demo's settings safe."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ ADMIN_HEADER_BG = "rgba(65, 118, 144, 1)"  # as value_of_css_property spells it
 
 
 def demo_command(name: str) -> list[str]:
-    """One line of scripts/demo (``manage.py <name>`` or ``uvicorn``), as this test must run it."""
-    what = "-m uvicorn" if name == "uvicorn" else f"manage.py {name}"
+    """One line of scripts/demo (``manage.py <name>`` or the ASGI server), as this test must run it."""
+    what = "-m granian" if name == "server" else f"manage.py {name}"
     found = re.search(rf"^\.venv/bin/python {re.escape(what)}\b.*$", DEMO.read_text(), re.M)
     assert found, f"scripts/demo no longer runs {what}"
     return [sys.executable, *(part for part in shlex.split(found[0])[1:] if part != "&")]
@@ -57,7 +57,7 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simp
     }
     for name in ("migrate", "seed_demo", "collectstatic"):
         subprocess.run(demo_command(name), cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
-    command = [part.replace("$DJANGO_PORT", str(port)) for part in demo_command("uvicorn")]
+    command = [part.replace("$DJANGO_PORT", str(port)) for part in demo_command("server")]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -67,8 +67,8 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simp
                 httpx.get(url + "/admin/login/", timeout=1)
                 break
             except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read().decode() if server.stderr else "uvicorn exited"
-                assert time.monotonic() < deadline, "the demo's uvicorn did not start"
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else "it exited"
+                assert time.monotonic() < deadline, "the demo's server did not start"
                 time.sleep(0.1)
         yield SimpleNamespace(url=url, debug=request.param == "1")
     finally:
