@@ -157,12 +157,15 @@ SERVERS = {
     # hypercorn with --workers 0 serves in-process and speaks h2c (steps acknowledged on the stream).
     "uvicorn": ["-m", "uvicorn", "bench.asgi:application", "--log-level", "error", "--port"],
     "hypercorn": ["-m", "hypercorn", "bench.asgi:application", "--workers", "0", "--log-level", "error", "--bind"],
+    # What the docs recommend: HTTP/2, its HTTP handling in Rust; one worker process.
+    "granian": ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--no-ws", "--log-level", "error",
+                "bench.asgi:application", "--port"],  # fmt: skip
 }
 
 
 def serve(server: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    address = str(port) if server == "uvicorn" else f"127.0.0.1:{port}"
+    address = f"127.0.0.1:{port}" if server == "hypercorn" else str(port)
     process = spawn([sys.executable, *SERVERS[server], address], env)
     wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=process)
     return process, f"http://127.0.0.1:{port}/restate"
@@ -189,7 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=500, help="tasks per round and side")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--servers", default="uvicorn,hypercorn", help="how RestateBackend's endpoint is served")
+    parser.add_argument("--servers", default="uvicorn,granian", help="how RestateBackend's endpoint is served")
     options = parser.parse_args()
     servers = options.servers.split(",")
     if connection.vendor != "postgresql":
@@ -268,7 +271,8 @@ def main() -> None:
             f"A no-op task, enqueue to SUCCESSFUL, {IN_FLIGHT} in flight, {options.rounds} alternating rounds of "
             f"{options.tasks} tasks per side after a 200-task warm-up, one PostgreSQL database. RestateBackend "
             "with its defaults (ATOMIC: the task's transaction records the attempt once), its endpoint served by "
-            "one process (uvicorn: HTTP/1.1; hypercorn `--workers 0`: HTTP/2), each with its own restate-server; "
+            "one process (uvicorn: HTTP/1.1; hypercorn `--workers 0`, granian: HTTP/2), each with its own "
+            "restate-server; "
             f"django-tasks-db 0.13 with one `db_worker` (`--interval {DB_WORKER_INTERVAL}`). Observed = "
             "`aenqueue()` until the load generator sees SUCCESSFUL (RestateBackend: attach to the workflow; "
             "database: one query every 5 ms over all tasks in flight); recorded = the backend's "
