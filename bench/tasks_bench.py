@@ -158,8 +158,19 @@ SERVERS = {
     "uvicorn": ["-m", "uvicorn", "bench.asgi:application", "--log-level", "error", "--port"],
     "hypercorn": ["-m", "hypercorn", "bench.asgi:application", "--workers", "0", "--log-level", "error", "--bind"],
     # What the docs recommend: HTTP/2, its HTTP handling in Rust; one worker process.
-    "granian": ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--no-ws", "--log-level", "error",
-                "bench.asgi:application", "--port"],  # fmt: skip
+    "granian": [
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--no-ws",
+        "--log-level",
+        "error",
+        "bench.asgi:application",
+        "--port",
+    ],  # fmt: skip
 }
 
 
