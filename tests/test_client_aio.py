@@ -8,7 +8,7 @@ import gc
 import socket
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import aiohttp
 import httpx
@@ -22,13 +22,11 @@ from django_restate.testing.server import free_port
 from tests.runtime_app.restate_services import RuntimeNotebook
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts connections and reads, never answers: a server that took the request and hangs."""
+def tcp_server(on_connection: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A raw TCP server on loopback, each connection handed to ``on_connection``; yields its URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    held: list[socket.socket] = []
 
     def accept() -> None:
         while True:
@@ -36,11 +34,18 @@ def silent_server() -> Iterator[str]:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            held.append(conn)
+            on_connection(conn)
 
     threading.Thread(target=accept, daemon=True).start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     listener.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """Accepts connections, never answers: a server that took the request and hangs."""
+    held: list[socket.socket] = []
+    yield from tcp_server(held.append)
     for conn in held:
         conn.close()
 
@@ -48,22 +53,12 @@ def silent_server() -> Iterator[str]:
 @pytest.fixture
 def closing_server() -> Iterator[str]:
     """Reads the request, then closes the connection without an answer."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.recv(65536)
-            conn.close()
+    def drop(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
+    yield from tcp_server(drop)
 
 
 def test_nothing_listening_is_unreachable():
