@@ -85,8 +85,15 @@ class DjangoProcess:
 
     @property
     def pid(self) -> int:
+        """The process running Django: uvicorn's own, or granian's worker (its main process only
+        forwards connections and signals)."""
         assert self.process is not None
-        return self.process.pid
+        if self.server != "granian":
+            return self.process.pid
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        if len(children) != 1:
+            raise RuntimeError(f"granian ({self.process.pid}) has {len(children)} worker processes, not one")
+        return int(children[0])
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

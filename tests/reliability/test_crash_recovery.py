@@ -22,7 +22,6 @@ from .harness import DjangoProcess, Fault, Progress, assert_exactly_once, run_wi
 pytestmark = pytest.mark.e2e
 
 
-
 def report(capsys, text: str) -> None:
     with capsys.disabled():
         print(f"\n[reliability] {text}")

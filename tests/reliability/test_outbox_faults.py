@@ -94,7 +94,9 @@ def test_killed_after_the_commit_before_the_send_is_delivered_once_after_the_res
     tag = f"{uuid.uuid4().hex[:8]}-killed"
     with httpx.Client(base_url=live_shop.url, timeout=30) as http, pytest.raises(httpx.TransportError):
         http.post("/orders/die/", json={"tag": tag})
-    assert live_shop.process is not None and live_shop.process.wait(10) == -9
+    # The view SIGKILLed the process serving it: uvicorn itself (-9), or granian's worker, after
+    # which granian's main process exits with an error of its own.
+    assert live_shop.process is not None and live_shop.process.wait(10) in (-9, 1)
     # Committed, never sent: the row is there, untried, held by the dead process's commit for a moment.
     row = OutboxMessage.objects.get()
     assert (row.status, row.attempts, row.claimed_by) == (Status.PENDING, 0, "commit")
