@@ -66,6 +66,10 @@ BENCH_DB = "django_restate_bench_workflow"
 DBOS_DB = "django_restate_bench_workflow_dbos"
 SERVERS = ("uvicorn", "hypercorn", "granian")
 DONE_POLL = 0.02
+#: How many workflows each side runs at once: DBOS's executor threads (a workflow holds one from
+#: start to end), restate-server's ``concurrent-invocations-limit`` (default 1,000). The same bound
+#: for both; without one DBOS exhausts PostgreSQL's connections (a Django connection per thread).
+INVOCATIONS_LIMIT = 32
 
 
 def server_command(server: str, port: int) -> list[str]:
@@ -127,9 +131,11 @@ def start_side(side: Side, stack: contextlib.ExitStack) -> None:
         "DATABASE_URL": database_url(BENCH_DB),
     }
     if side.kind == "dbos":
-        env |= {"BENCH_DBOS_LAUNCH": "1", "DBOS_SYSTEM_DATABASE_URL": database_url(DBOS_DB)}
+        env |= {"BENCH_DBOS_LAUNCH": "1", "DBOS_SYSTEM_DATABASE_URL": database_url(DBOS_DB),
+                "BENCH_DBOS_THREADS": str(INVOCATIONS_LIMIT)}  # fmt: skip
     else:
-        side.restate = stack.enter_context(RestateServer())
+        limit = {"RESTATE_WORKER__INVOKER__CONCURRENT_INVOCATIONS_LIMIT": str(INVOCATIONS_LIMIT)}
+        side.restate = stack.enter_context(RestateServer(env=limit))
         env |= {"RESTATE_INGRESS_URL": side.restate.ingress_url, "RESTATE_ADMIN_URL": side.restate.admin_url}
     port = free_port()
     # A session of its own: the bare SDK ignores SIGTERM (it replaces the server's handler), which
@@ -346,7 +352,10 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
             "at `/restate` next to Django's ASGI handler, the view POSTing to the ingress with httpx), each with "
             "its own restate-server; DBOS Transact (`DBOS.launch()` in `AppConfig.ready()`, "
             "`DBOS.start_workflow`). Throughput = workflows / (first start to last done); end-to-end = start "
-            "to the row's `done_at`. Targets (issue 15), for the recommended stack: >= 2.0x DBOS throughput, "
+            "to the row's `done_at`. Each side runs at most "
+            f"{INVOCATIONS_LIMIT} workflows at once (DBOS: `max_executor_threads`; restate-server: "
+            "`worker.invoker.concurrent-invocations-limit`). Targets (issue 15), for the recommended stack: "
+            ">= 2.0x DBOS throughput, "
             "<= 0.5x its end-to-end p50, >= 0.95x the bare SDK's throughput on the same server." + noise,
             table(headers, rows),
             "CPU milliseconds per workflow during the measured rounds (from /proc; a process and its children; "

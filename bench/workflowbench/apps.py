@@ -21,8 +21,8 @@ class WorkflowBenchConfig(AppConfig):
                 "log_level": "WARNING",
                 # A workflow holds an executor thread from start to end, and each thread keeps a
                 # Django connection (CONN_MAX_AGE): unbounded (DBOS's default), 1,000 started
-                # workflows exhaust PostgreSQL's 100 connections.
-                "max_executor_threads": 32,
+                # workflows exhaust PostgreSQL's 100 connections. workflow_bench sets the bound.
+                "max_executor_threads": int(os.environ.get("BENCH_DBOS_THREADS", "32")),
             }
             DBOS(config=config)
             DBOS.launch()
