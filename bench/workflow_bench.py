@@ -66,7 +66,7 @@ BENCH_DB = "django_restate_bench_workflow"
 DBOS_DB = "django_restate_bench_workflow_dbos"
 SERVERS = ("uvicorn", "hypercorn", "granian")
 DONE_POLL = 0.02
-#: How many workflows each side runs at once: DBOS's executor threads (a workflow holds one from
+#: How many workflows each side runs at once (``--limit``): DBOS's executor threads (a workflow holds one from
 #: start to end), restate-server's ``concurrent-invocations-limit`` (default 1,000). The same bound
 #: for both; without one DBOS exhausts PostgreSQL's connections (a Django connection per thread).
 INVOCATIONS_LIMIT = 32
@@ -123,7 +123,7 @@ def database_url(name: str) -> str:
     return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
 
 
-def start_side(side: Side, stack: contextlib.ExitStack) -> None:
+def start_side(side: Side, stack: contextlib.ExitStack, limit: int) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -132,10 +132,10 @@ def start_side(side: Side, stack: contextlib.ExitStack) -> None:
     }
     if side.kind == "dbos":
         env |= {"BENCH_DBOS_LAUNCH": "1", "DBOS_SYSTEM_DATABASE_URL": database_url(DBOS_DB),
-                "BENCH_DBOS_THREADS": str(INVOCATIONS_LIMIT)}  # fmt: skip
+                "BENCH_DBOS_THREADS": str(limit)}  # fmt: skip
     else:
-        limit = {"RESTATE_WORKER__INVOKER__CONCURRENT_INVOCATIONS_LIMIT": str(INVOCATIONS_LIMIT)}
-        side.restate = stack.enter_context(RestateServer(env=limit))
+        bound = {"RESTATE_WORKER__INVOKER__CONCURRENT_INVOCATIONS_LIMIT": str(limit)}
+        side.restate = stack.enter_context(RestateServer(env=bound))
         env |= {"RESTATE_INGRESS_URL": side.restate.ingress_url, "RESTATE_ADMIN_URL": side.restate.admin_url}
     port = free_port()
     # A session of its own: the bare SDK ignores SIGTERM (it replaces the server's handler), which
@@ -266,6 +266,7 @@ def main() -> None:
         help="kind-server pairs; kind is restate, bare or dbos (dbos runs under uvicorn)",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds a round may take")
+    parser.add_argument("--limit", type=int, default=INVOCATIONS_LIMIT, help="workflows each side runs at once")
     parser.add_argument("--no-write", action="store_true", help="print, do not write bench/RESULTS.md")
     options = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))  # so the servers are stopped too
@@ -279,7 +280,7 @@ def main() -> None:
     try:
         with contextlib.ExitStack() as stack:
             for side in sides:
-                start_side(side, stack)
+                start_side(side, stack, options.limit)
             if control is not None and dbos is not None:
                 control.process, control.django_url = dbos.process, dbos.django_url
             measured = [*sides, *([control] if control else [])]
@@ -353,7 +354,7 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
             "its own restate-server; DBOS Transact (`DBOS.launch()` in `AppConfig.ready()`, "
             "`DBOS.start_workflow`). Throughput = workflows / (first start to last done); end-to-end = start "
             "to the row's `done_at`. Each side runs at most "
-            f"{INVOCATIONS_LIMIT} workflows at once (DBOS: `max_executor_threads`; restate-server: "
+            f"{options.limit} workflows at once (DBOS: `max_executor_threads`; restate-server: "
             "`worker.invoker.concurrent-invocations-limit`). Targets (issue 15), for the recommended stack: "
             ">= 2.0x DBOS throughput, "
             "<= 0.5x its end-to-end p50, >= 0.95x the bare SDK's throughput on the same server." + noise,
