@@ -38,3 +38,21 @@ def test_overview_says_when_this_projects_deployment_is_not_registered(notebooks
         page = notebooks.client.get(OVERVIEW)
     assert page.context["health"]["ids"] == []
     assert "not registered" in page.content.decode()
+
+
+def test_while_nothing_fails_the_page_makes_no_second_scan(notebooks, monkeypatch):
+    from django_restate.admin_api import AdminAPI
+    from django_restate.admin_views import overview
+
+    queried: list[str] = []
+    real_query = AdminAPI.query
+
+    def spy(self, sql, *args, **kwargs):
+        queried.append(sql)
+        return real_query(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(overview, "counts", lambda api: {"per_status": {"succeeded": 3}, "per_service": {}})
+    monkeypatch.setattr(AdminAPI, "query", spy)
+    page = notebooks.client.get(OVERVIEW)
+    assert page.status_code == 200 and page.context["failing"] == []
+    assert overview.FAILING_SQL not in queried
