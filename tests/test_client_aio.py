@@ -101,6 +101,22 @@ def test_the_session_is_closed_when_the_loop_ends():
     assert not [w for w in caught if "Unclosed" in str(w.message)]
 
 
+def test_a_finished_loop_is_not_kept_alive_by_its_client():
+    import weakref
+
+    url = f"http://127.0.0.1:{free_port()}"
+    client = AiohttpClient(_http.target("INGRESS", url))
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def go() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await client._open()
+
+    asyncio.run(go())
+    gc.collect()
+    assert loops[0]() is None
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [

@@ -46,7 +46,7 @@ class AiohttpClient:
         headers: Mapping[str, str] | None = None,
         timeout: Any = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
-        seconds = self.timeout.read if isinstance(timeout, httpx._client.UseClientDefault) else timeout
+        seconds = self.timeout.read if timeout is httpx.USE_CLIENT_DEFAULT else timeout
         session = await self._open()
         try:
             async with session.request(
@@ -72,16 +72,20 @@ class AiohttpClient:
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
             # An async generator the loop finalizes at shutdown (asyncio.run does it): it closes the
             # session, so nothing is left open when the loop goes.
-            self._closer = _closing(self._session)
+            self._closer = self._closing()
             await anext(self._closer)
         return self._session
 
-
-async def _closing(session: aiohttp.ClientSession) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        await session.close()
+    async def _closing(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            # Closed and let go: the session refers to its loop, and so does this generator (the
+            # loop's finalizer hook); this client is kept per loop in a WeakKeyDictionary, which
+            # could otherwise never drop the finished loop.
+            session, self._session, self._closer = self._session, None, None
+            if session is not None:
+                await session.close()
 
 
 def as_httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
