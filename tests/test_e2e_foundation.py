@@ -21,7 +21,7 @@ from django_restate.asgi import get_asgi_application
 from django_restate.deployments import register
 from django_restate.testing import eventually
 from django_restate.testing.live import LiveASGIServer
-from django_restate.testing.server import RestateServer, free_port, wait_for_http
+from django_restate.testing.server import RestateServer, free_port, listening, wait_for_http
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,19 +183,11 @@ def test_sigterm_still_stops_the_server(tmp_path, server):
         assert httpx.get(f"http://127.0.0.1:{port}/restate/health").status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) is not None
-        assert not httpx_answers(f"http://127.0.0.1:{port}/restate/health")
+        assert not listening(port)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def httpx_answers(url: str) -> bool:
-    try:
-        httpx.get(url, timeout=2)
-    except httpx.HTTPError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize(
