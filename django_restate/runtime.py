@@ -28,7 +28,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, ParamSpec, TypeVar, cast, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
@@ -255,7 +255,8 @@ def atomic_step(
     database effects exactly-once: the transaction also records the step
     (:class:`~django_restate.steps.StepRun`, keyed by the invocation, the
     function and its arguments), so a repeat returns the first run's result
-    without running the function. Without it, make the transaction
+    without running the function, and of two overlapping runs the one that
+    commits second is rolled back and returns the first one's result. Without it, make the transaction
     idempotent yourself (a unique key, ``get_or_create``).
     Effects outside the database (an e-mail, an HTTP call) are not covered.
     """
@@ -280,20 +281,14 @@ def atomic_step(
             invocation_id = steps.current_invocation_id()
             if invocation_id is None:  # called outside an invocation (a test, a shell): nothing to repeat
                 return step(*args, **kwargs)
-            alias = using or DEFAULT_DB_ALIAS
-            key = steps.step_key(fn.__qualname__, args, kwargs)
-            runs = steps.StepRun.objects.using(alias)
-            with transaction.atomic(using=alias, savepoint=savepoint):
-                done = runs.filter(invocation_id=invocation_id, step=key).values_list("result", flat=True).first()
-                if done is not None:
-                    return cast(T, steps.load(bytes(done)))
-                result = fn(*args, **kwargs)
-                # Unique (invocation, step): an overlapping run that got here first makes this
-                # INSERT fail, which rolls back this run's effects; the retry then finds its row.
-                record = steps.StepRun(invocation_id=invocation_id, step=key, name=fn.__qualname__[:255])
-                record.result = steps.dump(result)
-                record.save(using=alias, force_insert=True)
-                return result
+            return steps.run_once(
+                functools.partial(fn, *args, **kwargs),
+                using=using or DEFAULT_DB_ALIAS,
+                invocation_id=invocation_id,
+                step=steps.step_key(fn.__qualname__, args, kwargs),
+                name=fn.__qualname__,
+                savepoint=savepoint,
+            )
 
         return step_once if once else step
 

@@ -20,11 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+
+T = TypeVar("T")
 
 
 class StepRun(models.Model):
@@ -50,6 +53,35 @@ def step_key(qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> st
     """A stable digest of a step call: the same function with the same arguments gives the same key."""
     text = json.dumps([qualname, list(args), kwargs], sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:64]
+
+
+def run_once(fn: Callable[[], T], *, using: str, invocation_id: str, step: str, name: str, savepoint: bool = True) -> T:
+    """Run ``fn`` in one transaction with its :class:`StepRun` row, or return what an earlier run of
+    the same ``step`` in ``invocation_id`` committed, without calling ``fn``.
+
+    The row is looked up before the transaction, so that the transaction's first statement is the
+    step's own: on SQLite a read first would make the first write fail at once with "database is
+    locked" instead of waiting for the lock. If an overlapping run commits its row first, this run's
+    INSERT of its own fails, everything it wrote is rolled back with it, and the winner's result is
+    returned. ``fn`` raising rolls back and raises.
+    """
+    runs = StepRun.objects.using(using).filter(invocation_id=invocation_id, step=step).values_list("result", flat=True)
+    done = runs.first()
+    if done is not None:
+        return cast(T, load(bytes(done)))
+    try:
+        with transaction.atomic(using=using, savepoint=savepoint):
+            result = fn()
+            record = StepRun(invocation_id=invocation_id, step=step, name=name[:255], result=dump(result))
+            record.save(using=using, force_insert=True)
+    except IntegrityError:
+        if transaction.get_connection(using).needs_rollback:  # inside an outer atomic() without a savepoint
+            raise
+        done = runs.first()
+        if done is None:  # the step's own statement broke a constraint: not a race
+            raise
+        return cast(T, load(bytes(done)))
+    return result
 
 
 def current_invocation_id() -> str | None:

@@ -3,15 +3,16 @@ Restate runs the step (a repeat after a lost journal entry, or two attempts over
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from restate.server_context import _restate_context_var
 
 from django_restate.runtime import atomic_step
-from django_restate.steps import StepRun, step_key
+from django_restate.steps import StepRun, dump, step_key
 from tests.reliability_app.models import StepEffect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,3 +84,39 @@ def test_an_overlapping_run_that_committed_first_rolls_this_one_back(invocation:
         racing("wf")
     assert not StepEffect.objects.exists()
     assert not StepRun.objects.exists()
+
+
+def test_an_overlapping_run_that_committed_first_wins(invocation: str):
+    """The other attempt commits its row (on its own connection) while this run works: this run's
+    INSERT of its row fails, its effects are rolled back, and it returns the other run's result."""
+
+    @atomic_step(once=True)
+    def racing(workflow_id: str) -> str:
+        key = step_key(racing_qualname, (workflow_id,), {})
+
+        def other_attempt() -> None:
+            StepRun.objects.create(invocation_id=invocation, step=key, name="the other attempt", result=dump("theirs"))
+            connection.close()
+
+        other = threading.Thread(target=other_attempt)
+        other.start()
+        other.join()
+        StepEffect.objects.create(workflow_id=workflow_id, step="mine")
+        return "mine"
+
+    racing_qualname = racing.__qualname__
+    assert racing("wf") == "theirs"
+    assert not StepEffect.objects.exists()
+    assert StepRun.objects.get().name == "the other attempt"
+
+
+def test_a_constraint_the_step_itself_breaks_is_raised(invocation: str):
+    @atomic_step(once=True)
+    def twice(workflow_id: str) -> None:
+        StepEffect.objects.create(workflow_id=workflow_id, step="mine")
+        for _ in range(2):  # any unique constraint of the step's own; StepRun's is at hand
+            StepRun.objects.create(invocation_id="another", step="the same", name="mine")
+
+    with pytest.raises(IntegrityError):
+        twice("wf")
+    assert not StepRun.objects.exists() and not StepEffect.objects.exists()

@@ -3,18 +3,15 @@ says when the app that runs the tasks is missing, and an attempt's transaction i
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
-from django.utils import timezone
 
+from django_restate import steps
+from django_restate.steps import StepRun
 from django_restate.tasks import RestateBackend, execution
 from django_restate.tasks.backend import DEFAULT_RETRY
-from django_restate.tasks.models import CommittedAttempt
 from django_restate.tasks.restate_services import backoff
 from django_restate.tasks.results import Job, new_state, to_result
 from tests.tasks_app import tasks
@@ -106,11 +103,17 @@ def test_without_atomic_an_attempt_run_again_runs_again(job: Job):
 
 
 @pytest.mark.django_db
-def test_old_committed_attempts_are_pruned(job: Job):
-    old = CommittedAttempt.objects.create(result_id="old", attempt=1, outcome={})
-    CommittedAttempt.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
-    execution._pruned_at.clear()
-    execution._run_sync(tasks.record, to_result(new_state(job)), job, 1)
-    assert list(CommittedAttempt.objects.values_list("result_id", flat=True)) == [job["id"]]
-    # At most one DELETE per PRUNE_EVERY seconds.
-    assert execution.prune_committed_attempts("default", now=time.monotonic()) == 0
+def test_an_attempt_is_recorded_as_a_step_run_of_its_result_id(job: Job):
+    """The same record as ``atomic_step(once=True)``'s, pruned with it (``STEP_RETENTION``)."""
+    outcome = execution._run_sync(tasks.record, to_result(new_state(job)), job, 1)
+    run = StepRun.objects.get()
+    assert run.invocation_id == job["id"] and run.name == f"{job['task']} attempt 1"
+    assert steps.load(bytes(run.result)) == outcome
+
+
+@pytest.mark.django_db
+def test_a_failed_attempt_rolls_back_and_leaves_no_record(job: Job):
+    job = {**job, "task": "tests.tasks_app.tasks.always_fails"}
+    outcome = execution._run_sync(tasks.always_fails, to_result(new_state(job)), job, 1)
+    assert not outcome["ok"] and outcome["error"] is not None
+    assert not StepRun.objects.exists() and not TaskEffect.objects.exists()

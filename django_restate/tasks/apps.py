@@ -3,7 +3,8 @@ from django.apps import AppConfig
 
 class RestateTasksConfig(AppConfig):
     """Runs Django Tasks on Restate: provides the ``DjangoTask`` workflow (autodiscovered from this
-    app's ``restate_services``) and the table that makes a sync task's transaction exactly-once."""
+    app's ``restate_services``). A sync task's transaction is made exactly-once by the same record
+    as ``atomic_step(once=True)``'s, ``django_restate.StepRun``."""
 
     name = "django_restate.tasks"
     label = "django_restate_tasks"

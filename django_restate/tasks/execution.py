@@ -14,14 +14,12 @@ import os
 import socket
 import time
 import traceback
-from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from restate.exceptions import TerminalError
 
+from .. import steps
 from ..exceptions import RestateError
 from ..runtime import prepare_loop
 from .compat import (
@@ -94,61 +92,22 @@ async def _call_async(task: Task[Any, Any], result: TaskResult[Any, Any], job: J
 
 
 def _call_atomic(task: Task[Any, Any], result: TaskResult[Any, Any], job: Job, number: int) -> Outcome:
-    """The task and the record of its outcome in one transaction: committed together or not at all.
+    """The task and the record of its outcome in one transaction: committed together or not at all
+    (:func:`~django_restate.steps.run_once`, the same record as ``atomic_step(once=True)``'s).
 
     A second run of the same attempt (the process died after COMMIT, before Restate journaled
-    the outcome) finds the record and returns it without calling the function again. The record
-    is looked up before the transaction, so that the transaction's first statement is the task's
-    own: on SQLite a read first would make its first write fail at once with "database is locked"
-    instead of waiting for the lock.
+    the outcome) finds the record and returns it without calling the function again.
     """
-    from .models import CommittedAttempt
-
-    using = job["database"]
-    rows = CommittedAttempt.objects.using(using).filter(result_id=job["id"], attempt=number)
-    committed: Outcome | None = rows.values_list("outcome", flat=True).first()
-    if committed is not None:
-        return committed
     try:
-        with transaction.atomic(using=using):
-            outcome = _success(_call(task, result))
-            try:
-                CommittedAttempt.objects.using(using).create(result_id=job["id"], attempt=number, outcome=outcome)
-            except IntegrityError:
-                raise _CommittedMeanwhile from None
-    except _CommittedMeanwhile:  # another run of this attempt committed first: ours rolled back
-        recorded: Outcome = rows.values_list("outcome", flat=True).get()
-        return recorded
+        return steps.run_once(
+            lambda: _success(_call(task, result)),
+            using=job["database"],
+            invocation_id=job["id"],  # one DjangoTask workflow per result id
+            step=steps.step_key(job["task"], (number,), {}),
+            name=f"{job['task']} attempt {number}",
+        )
     except Exception as exc:  # rolled back: nothing the task wrote is left
         return _failure(exc, terminal=_is_terminal(exc, job))
-    prune_committed_attempts(using)
-    return outcome
-
-
-class _CommittedMeanwhile(Exception):
-    pass
-
-
-#: How long a CommittedAttempt row is kept: far longer than Restate takes to journal an attempt
-#: that already ran, which is all the row is for.
-KEEP_COMMITTED_ATTEMPTS = timedelta(days=7)
-PRUNE_EVERY = 600.0  # seconds, per process and database
-_pruned_at: dict[str, float] = {}
-
-
-def prune_committed_attempts(using: str, now: float | None = None) -> int:
-    """Delete the rows older than :data:`KEEP_COMMITTED_ATTEMPTS`, at most every ``PRUNE_EVERY``
-    seconds per process (one indexed DELETE), so the table does not grow without bound."""
-    from .models import CommittedAttempt
-
-    now = time.monotonic() if now is None else now
-    last = _pruned_at.get(using)
-    if last is not None and now - last < PRUNE_EVERY:
-        return 0
-    _pruned_at[using] = now
-    cutoff = timezone.now() - KEEP_COMMITTED_ATTEMPTS
-    deleted, _ = CommittedAttempt.objects.using(using).filter(created_at__lt=cutoff).delete()
-    return deleted
 
 
 def _call(task: Task[Any, Any], result: TaskResult[Any, Any]) -> Any:
