@@ -388,3 +388,13 @@ def test_send_on_commit_in_a_test_transaction(restate_mock, tea):
     assert len(restate_mock.pending_sends()) == 2 and kept.handle is not None
     restate_mock.drain()
     assert restate_mock.state(Cart, "dave") == {"items": {"tea": 3}}
+
+
+def test_a_drain_alone_sends_what_committed(restate_mock, tea):
+    """drain() runs on the mock's loop; it must find the send_on_commit callbacks on the test's connection."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        restate_mock.object(Cart, "erin").add_item.send_on_commit(CartItem(sku="tea", quantity=1))
+    restate_mock.drain()
+    assert restate_mock.state(Cart, "erin") == {"items": {"tea": 1}}

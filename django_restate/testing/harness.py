@@ -414,8 +414,10 @@ class MockTransport:
     def __init__(self, mock: MockRestate) -> None:
         self.mock = mock
         self.engine = mock.engine
-        #: ``send_on_commit`` sends registered inside a transaction, with their connection alias.
-        self._on_commit: list[tuple[str, MockPending]] = []
+        #: ``send_on_commit`` sends registered inside a transaction, with the connection that holds
+        #: their ``on_commit`` callback. The object itself, not its alias: code running on the mock's
+        #: loop (a drain, an async view) may see another connection object under the same alias.
+        self._on_commit: list[tuple[BaseDatabaseWrapper, MockPending]] = []
 
     def __repr__(self) -> str:
         return "<MockRestate>"
@@ -517,8 +519,9 @@ class MockTransport:
         alias = using or DEFAULT_DB_ALIAS
         sent = replace(request, idempotency_key=on_commit_key(request, alias))
         pending = MockPending(self, sent, request.idempotency_key)
-        if connections[alias].in_atomic_block:
-            self._on_commit.append((alias, pending))
+        connection = connections[alias]
+        if connection.in_atomic_block:
+            self._on_commit.append((connection, pending))
         transaction.on_commit(pending, using=alias)
         return pending
 
@@ -526,14 +529,13 @@ class MockTransport:
         """Send the ``send_on_commit`` sends whose atomic blocks all committed, up to the test's own
         transaction; those of a block that rolled back are gone (Django dropped them), those of a
         block still open wait. Under ``transactional_db`` the real commit has sent them already."""
-        waiting: list[tuple[str, MockPending]] = []
-        for alias, pending in self._on_commit:
-            connection = connections[alias]
+        waiting: list[tuple[BaseDatabaseWrapper, MockPending]] = []
+        for connection, pending in self._on_commit:
             entry = next((e for e in connection.run_on_commit if e[1] is pending), None)
             if entry is None:  # sent at a real commit, or rolled back with its savepoint
                 continue
             if entry[0] & set(connection.savepoint_ids) - _test_savepoints(connection):
-                waiting.append((alias, pending))  # a block of the code under test is still open
+                waiting.append((connection, pending))  # a block of the code under test is still open
                 continue
             connection.run_on_commit.remove(entry)
             pending.deliver()
