@@ -7,13 +7,13 @@ timers, recording each failure) rather than an opaque endless retry of the step.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import inspect
 import os
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -21,7 +21,6 @@ from restate.exceptions import TerminalError
 
 from .. import steps
 from ..exceptions import RestateError
-from ..runtime import prepare_loop
 from .compat import (
     Task,
     TaskContext,
@@ -48,25 +47,48 @@ def claim() -> Claim:
     return Claim(at=time.time(), worker=worker_id())
 
 
-async def attempt(state: TaskState, number: int) -> Outcome:
-    """Run the task once. Sync functions run in the loop's step executor, where the ORM is safe
-    and connections are tidied (:class:`~django_restate.runtime.StepExecutor`)."""
-    state = copy.deepcopy(state)  # the task's context may mutate what it is given
-    job = state["job"]
+def attempt_for(job: Job) -> Callable[[TaskState, int], Any]:
+    """The step function of one attempt of ``job``'s task, for ``ctx.run_typed``: a plain function
+    for a sync task, so that it runs where sync ``ctx.run`` actions run (the SDK's step executor,
+    where the ORM is safe and connections are tidied, :class:`~django_restate.runtime.StepExecutor`;
+    the mock's test thread, inside the test's transaction), a coroutine function for an async one."""
     try:
-        task = load_task(job)
-        result = to_result(state, task)
-    except Exception as exc:  # the function cannot be found here: no retry would find it
+        is_async = inspect.iscoroutinefunction(load_task(job).func)
+    except Exception:  # the sync attempt loads it again and records why it cannot
+        is_async = False
+    return _async_attempt if is_async else _sync_attempt
+
+
+def _sync_attempt(state: TaskState, number: int) -> Outcome:
+    loaded = _load(state)
+    if not isinstance(loaded, tuple):
+        return loaded
+    task, result = loaded
+    return _run_sync(task, result, state["job"], number)
+
+
+async def _async_attempt(state: TaskState, number: int) -> Outcome:
+    loaded = _load(state)
+    if not isinstance(loaded, tuple):
+        return loaded
+    task, result = loaded
+    job = state["job"]
+    await task_started.asend(_sender(task), task_result=result)
+    outcome = await _call_async(task, result, job)
+    if _finish(result, outcome, job, number):
+        await task_finished.asend(_sender(task), task_result=result)
+    return outcome
+
+
+def _load(state: TaskState) -> tuple[Task[Any, Any], TaskResult[Any, Any]] | Outcome:
+    """The task and its result object, or the terminal failure of a task that cannot be found here
+    (no retry would find it)."""
+    state = copy.deepcopy(state)  # the task's context may mutate what it is given
+    try:
+        task = load_task(state["job"])
+        return task, to_result(state, task)
+    except Exception as exc:
         return _failure(exc, terminal=True)
-    if inspect.iscoroutinefunction(task.func):
-        await task_started.asend(_sender(task), task_result=result)
-        outcome = await _call_async(task, result, job)
-        if _finish(result, outcome, job, number):
-            await task_finished.asend(_sender(task), task_result=result)
-        return outcome
-    loop = asyncio.get_running_loop()
-    prepare_loop(loop)
-    return await loop.run_in_executor(None, _run_sync, task, result, job, number)
 
 
 def _run_sync(task: Task[Any, Any], result: TaskResult[Any, Any], job: Job, number: int) -> Outcome:

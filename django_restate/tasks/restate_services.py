@@ -15,7 +15,7 @@ from restate.serde import JsonSerde
 
 from ..handlers import Workflow
 from .compat import TaskResultStatus
-from .execution import attempt, claim
+from .execution import attempt_for, claim
 from .results import STATE, Claim, Job, Outcome, RetryPolicy, TaskState, new_state
 
 _claims: restate.RunOptions[Claim] = restate.RunOptions(serde=JsonSerde())
@@ -42,7 +42,7 @@ class DjangoTask(Workflow):
             state["last_attempted_at"] = started["at"]
             state["worker_ids"].append(started["worker"])
             ctx.set(STATE, state)
-            outcome = await ctx.run_typed(f"attempt {number}", attempt, _outcomes, state, number)
+            outcome = await ctx.run_typed(f"attempt {number}", attempt_for(job), _outcomes, state, number)
             if outcome["error"] is not None:
                 state["errors"].append(outcome["error"])
             if outcome["ok"] or outcome["terminal"] or number >= policy["max_attempts"]:
