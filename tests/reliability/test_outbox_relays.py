@@ -1,5 +1,7 @@
-"""Two ``restate_relay`` processes against one outbox on PostgreSQL: each row is sent by one of them,
-once, and each row's handler runs once. (The Django server here runs no relay of its own.)"""
+"""Two ``restate_relay`` processes against one outbox: each row is sent by one of them, once, and each
+row's handler runs once. (The Django server here runs no relay of its own.) On PostgreSQL the relays
+claim with ``SELECT ... FOR UPDATE SKIP LOCKED``; on SQLite with a conditional ``UPDATE`` and a lease,
+the test database being a file both processes open."""
 
 from __future__ import annotations
 
@@ -33,8 +35,6 @@ Status = OutboxMessage.Status
 def handlers(
     restate: RestateServer, django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DjangoProcess]:
-    if connection.vendor != "postgresql":
-        pytest.skip("SELECT ... FOR UPDATE SKIP LOCKED between processes: PostgreSQL")
     log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.reliability.outbox_settings",
