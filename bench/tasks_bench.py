@@ -49,6 +49,7 @@ from django_restate.admin_api import AdminAPI  # noqa: E402
 from django_restate.client import client  # noqa: E402
 from django_restate.deployments import register  # noqa: E402
 from django_restate.tasks.restate_services import DjangoTask  # noqa: E402
+from django_restate.testing.asgi_servers import server_command  # noqa: E402
 from django_restate.testing.server import RestateServer, free_port, wait_for_http  # noqa: E402
 
 BENCH_DB = "django_restate_bench_tasks"
@@ -152,32 +153,11 @@ async def database_round(count: int) -> Run:
         await polling
 
 
-SERVERS = {
-    # One process each: uvicorn speaks HTTP/1.1 (Restate re-invokes the endpoint after each step);
-    # hypercorn with --workers 0 serves in-process and speaks h2c (steps acknowledged on the stream).
-    "uvicorn": ["-m", "uvicorn", "bench.asgi:application", "--log-level", "error", "--port"],
-    "hypercorn": ["-m", "hypercorn", "bench.asgi:application", "--workers", "0", "--log-level", "error", "--bind"],
-    # What the docs recommend: HTTP/2, its HTTP handling in Rust; one worker process.
-    "granian": [
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--host",
-        "127.0.0.1",
-        "--no-ws",
-        "--log-level",
-        "error",
-        "bench.asgi:application",
-        "--port",
-    ],  # fmt: skip
-}
-
-
 def serve(server: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    # One process each: uvicorn speaks HTTP/1.1 (Restate re-invokes the endpoint after each step);
+    # hypercorn and granian (what the docs recommend) speak HTTP/2 (steps acknowledged on the stream).
     port = free_port()
-    address = f"127.0.0.1:{port}" if server == "hypercorn" else str(port)
-    process = spawn([sys.executable, *SERVERS[server], address], env)
+    process = spawn(server_command(server, "bench.asgi:application", port, log_level="error"), env)
     wait_for_http(f"http://127.0.0.1:{port}/restate/health", process=process)
     return process, f"http://127.0.0.1:{port}/restate"
 

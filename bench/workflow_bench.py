@@ -60,30 +60,16 @@ from bench.results import table, write_section  # noqa: E402
 from bench.workflowbench.models import Order  # noqa: E402
 from django_restate.admin_api import AdminAPI  # noqa: E402
 from django_restate.deployments import register  # noqa: E402
+from django_restate.testing.asgi_servers import server_command  # noqa: E402
 from django_restate.testing.server import RestateServer, free_port, wait_for_http  # noqa: E402
 
 BENCH_DB = "django_restate_bench_workflow"
 DBOS_DB = "django_restate_bench_workflow_dbos"
-SERVERS = ("uvicorn", "hypercorn", "granian")
 DONE_POLL = 0.02
 #: How many workflows each side runs at once (``--limit``): DBOS's executor threads (a workflow holds one from
 #: start to end), restate-server's ``concurrent-invocations-limit`` (default 1,000). The same bound
 #: for both; without one DBOS exhausts PostgreSQL's connections (a Django connection per thread).
 INVOCATIONS_LIMIT = 32
-
-
-def server_command(server: str, port: int) -> list[str]:
-    """One process, one event loop, each server's defaults otherwise."""
-    app = "bench.workflowbench.asgi:application"
-    if server == "uvicorn":  # HTTP/1.1 only
-        return [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "error"]
-    if server == "hypercorn":  # HTTP/1.1 and h2c; --workers 0 serves in this process
-        return [sys.executable, "-m", "hypercorn", app, "--workers", "0", "--bind", f"127.0.0.1:{port}",
-                "--log-level", "error"]  # fmt: skip
-    if server == "granian":  # HTTP/1.1 and HTTP/2 (Rust), one worker
-        return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--log-level", "error", "--no-ws", app]  # fmt: skip
-    raise ValueError(f"unknown server {server!r}; choose from {', '.join(SERVERS)}")
 
 
 @dataclass
@@ -140,7 +126,8 @@ def start_side(side: Side, stack: contextlib.ExitStack, limit: int) -> None:
     port = free_port()
     # A session of its own: the bare SDK ignores SIGTERM (it replaces the server's handler), which
     # leaves granian's worker process behind when its main process exits; stop() kills the group.
-    side.process = subprocess.Popen(server_command(side.server, port), cwd=ROOT, env=env, start_new_session=True)
+    command = server_command(side.server, "bench.workflowbench.asgi:application", port, log_level="error")
+    side.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     stack.callback(stop, side.process)
     side.django_url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{side.django_url}/bench/invocations", process=side.process)
@@ -206,6 +193,7 @@ async def one_round(side: Side, count: int, starters: int, timeout: float) -> tu
 def cpu_sample(side: Side) -> dict[str, float]:
     sample = {part: tree_cpu(pid) for part, pid in side.pids().items()}
     sample["PostgreSQL"] = postgres_cpu()
+    sample["load generator"] = time.process_time()  # this process: the starters and the done poll
     return sample
 
 
@@ -326,7 +314,7 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
             f"{percentile(side.start_latencies, 50):.1f}", f"{e2e50:.0f}", f"{e2e99:.0f}",
             vs_dbos, vs_dbos_p50, vs_bare, "-" if per_workflow is None else f"{per_workflow:.2f}",
         ])  # fmt: skip
-    parts = ["Django", "restate-server", "PostgreSQL"]
+    parts = ["load generator", "Django", "restate-server", "PostgreSQL"]
     cpu_rows = [
         [side.name, *(f"{side.cpu[p] * 1000 / side.workflows:.1f}" if p in side.cpu else "-" for p in parts)]
         for side in measured

@@ -16,88 +16,18 @@ process directly and any one of them can die. ``scripts/cluster`` runs it for pe
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from .asgi_servers import DjangoReplica
 from .balancer import Balancer
 from .cluster import RestateCluster
 from .server import free_port, wait_for_http
 
-
-class DjangoReplica:
-    """``uvicorn <application>`` in a subprocess on one port for its whole life (it can be killed and restarted)."""
-
-    def __init__(
-        self,
-        application: str,
-        env: Mapping[str, str],
-        log_path: Path,
-        port: int | None = None,
-        cwd: Path | None = None,
-        graceful_timeout: int = 5,
-    ) -> None:
-        self.application = application
-        self.env = dict(env)
-        self.log_path = log_path
-        self.port = port or free_port()
-        self.cwd = cwd or Path.cwd()
-        self.graceful_timeout = graceful_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self, timeout: float = 60.0) -> DjangoReplica:
-        command = [
-            sys.executable, "-m", "uvicorn", self.application,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log",
-            "--timeout-graceful-shutdown", str(self.graceful_timeout),
-        ]  # fmt: skip
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=self.cwd, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_for_http(self.url + "/restate/health", timeout, process=self.process, ok=200)
-        except (RuntimeError, TimeoutError) as exc:
-            self.kill()
-            raise RuntimeError(f"uvicorn on {self.url} did not start ({exc}):\n{self.log_tail()}") from None
-        return self
-
-    def kill(self) -> None:
-        """``kill -9``, like a crash or an OOM kill."""
-        if self.process is not None and self.alive:
-            self.process.kill()
-            self.process.wait(10)
-
-    def terminate(self, timeout: float = 30.0) -> int:
-        """``kill -TERM``, as systemd or Kubernetes stop a server; returns its exit code."""
-        if self.process is None or not self.alive:
-            return 0
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+__all__ = ["DjangoReplica", "LocalTopology"]
 
 
 class LocalTopology:

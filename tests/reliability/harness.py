@@ -1,8 +1,9 @@
 """Machinery shared by the reliability tests and ``bench/reliability_load.py``.
 
-* :class:`DjangoProcess` serves the project's ASGI application with uvicorn in a
-  subprocess on a fixed port, so a test can ``kill -9`` or ``SIGTERM`` it and
-  start it again where Restate expects it.
+* :class:`DjangoProcess` serves the project's ASGI application in a subprocess on a
+  fixed port (a :class:`~django_restate.testing.asgi_servers.DjangoReplica` with this
+  suite's settings), so a test can ``kill -9`` or ``SIGTERM`` it and start it again
+  where Restate expects it.
 * :func:`drive_increments` sends a fixed set of counter increments through the
   Restate ingress with bounded concurrency, each with its own idempotency key,
   retrying the *same* key after transport errors: that is how a client gets
@@ -16,10 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -30,11 +28,12 @@ from typing import Any
 import httpx
 
 from django_restate.testing import aeventually
-from django_restate.testing.server import free_port, wait_for_http
+from django_restate.testing.asgi_servers import DjangoReplica
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTER = "ReliabilityCounter"
 SETTINGS = "tests.reliability.subprocess_settings"
+APPLICATION = "demo_project.asgi:application"
 PG_APPLICATION_NAME = "reliability-uvicorn"
 KEYS = 100
 CONCURRENCY = 50
@@ -42,22 +41,10 @@ CONCURRENCY = 50
 SERVER = os.environ.get("RELIABILITY_SERVER", "granian")
 
 
-def server_command(server: str, port: int, graceful_timeout: int) -> list[str]:
-    """The command line serving the demo project on ``port``, giving in-flight requests
-    ``graceful_timeout`` seconds after SIGTERM."""
-    app = "demo_project.asgi:application"
-    if server == "granian":
-        return ["-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                "--log-level", "warning", "--workers-kill-timeout", str(graceful_timeout), app]  # fmt: skip
-    if server == "uvicorn":
-        return ["-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                "--no-access-log", "--timeout-graceful-shutdown", str(graceful_timeout)]  # fmt: skip
-    raise ValueError(f"RELIABILITY_SERVER must be granian or uvicorn, not {server!r}")
-
-
-class DjangoProcess:
-    """``demo_project.asgi:application`` served in a subprocess, on one port for its whole life, by
-    :data:`SERVER` (granian, the server the docs recommend, unless ``RELIABILITY_SERVER`` says uvicorn)."""
+class DjangoProcess(DjangoReplica):
+    """``demo_project.asgi:application`` with the reliability suite's settings (database
+    ``database_name``), served in a subprocess by :data:`SERVER` (granian, the server the docs
+    recommend, unless ``RELIABILITY_SERVER`` says uvicorn)."""
 
     def __init__(
         self,
@@ -67,89 +54,25 @@ class DjangoProcess:
         env: dict[str, str] | None = None,
         server: str | None = None,
     ) -> None:
-        self.server = server or SERVER
+        settings = {"DJANGO_SETTINGS_MODULE": SETTINGS, "RELIABILITY_DATABASE_NAME": database_name}
+        env = {**settings, "PYTHONPATH": str(ROOT), **(env or {})}
+        server = server or SERVER
+        super().__init__(APPLICATION, env, log_path, cwd=ROOT, graceful_timeout=graceful_timeout, server=server)
         self.database_name = database_name
-        self.env = dict(env or {})
-        self.log_path = log_path
-        self.graceful_timeout = graceful_timeout
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def deployment_url(self) -> str:
         return self.url + "/restate"
 
-    @property
-    def pid(self) -> int:
-        """The process running Django: uvicorn's own, or granian's worker (its main process only
-        forwards connections and signals)."""
-        assert self.process is not None
-        if self.server != "granian":
-            return self.process.pid
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        if len(children) != 1:
-            raise RuntimeError(f"granian ({self.process.pid}) has {len(children)} worker processes, not one")
-        return int(children[0])
-
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self, timeout: float = 30.0) -> DjangoProcess:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": SETTINGS,
-            "RELIABILITY_DATABASE_NAME": self.database_name,
-            "PYTHONPATH": str(ROOT),
-            **self.env,
-        }
-        command = [sys.executable, *server_command(self.server, self.port, self.graceful_timeout)]
-        with open(self.log_path, "ab") as log:
-            # A session of its own, so a kill reaches granian's worker processes too.
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        try:
-            # The first call also makes the SDK install its SIGTERM hook, as in production.
-            wait_for_http(self.url + "/restate/health", timeout, process=self.process, ok=200)
-        except RuntimeError:
-            raise RuntimeError(f"{self.server} exited with {self.process.returncode}:\n{self.log_tail()}") from None
-        except TimeoutError:
-            self.kill()  # never leave a half-started server behind
-            answer = f"{self.server} did not answer on {self.url} in {timeout}s:\n{self.log_tail()}"
-            raise TimeoutError(answer) from None
-        return self
+        return self.alive
 
     def ensure_running(self) -> None:
-        if not self.running():
+        if not self.alive:
             self.start()
-
-    def kill(self) -> None:
-        """``kill -9``: no cleanup, no goodbye, exactly like a crash or an OOM kill."""
-        if self.running():
-            assert self.process is not None
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def terminate(self, timeout: float = 30.0) -> tuple[int, float]:
-        """``kill -TERM``, as systemd or Kubernetes stop a server. Returns (exit code, seconds to exit)."""
-        assert self.process is not None
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        return code, time.monotonic() - started
 
     def close(self) -> None:
         self.kill()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process, from /proc."""
@@ -170,7 +93,8 @@ class DjangoProcess:
         return count
 
     def __enter__(self) -> DjangoProcess:
-        return self.start()
+        self.start(30.0)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
