@@ -5,7 +5,8 @@
 
 Two setups run side by side, their load rounds alternating:
 
-* **single**: one restate-server and one Django process (uvicorn), Restate calling Django directly;
+* **single**: one restate-server and one Django process (the reliability harness's server, granian
+  unless ``RELIABILITY_SERVER`` says otherwise), Restate calling Django directly;
 * **cluster**: three restate-server nodes (replication 2) and two Django replicas, with haproxy in
   front of the ingress, the admin API and the replicas (``django_restate.testing.topology``).
 
@@ -88,7 +89,7 @@ def main() -> None:
     from django_restate.deployments import register
     from django_restate.testing.server import RestateServer
     from django_restate.testing.topology import LocalTopology
-    from tests.reliability.harness import ROOT, SETTINGS, DjangoProcess, LoadResult, sustain
+    from tests.reliability.harness import ROOT, SERVER, SETTINGS, DjangoProcess, LoadResult, sustain
 
     load_before = os.getloadavg()[0]
     old_name = connection.settings_dict["NAME"]
@@ -154,8 +155,9 @@ def main() -> None:
             f"## Cluster: one node vs three (`python -m bench.cluster_bench`, {engine})",
             f"{args.rounds} alternating rounds of {args.seconds:.0f} s per setup, {args.concurrency} concurrent "
             "clients, increments over 100 Virtual Object keys (state + an audit row per increment). single: one "
-            "restate-server, one uvicorn; cluster: three nodes (replication 2), two uvicorn replicas, haproxy in "
-            f"front of everything. Load average before the run: {load_before:.1f}. Errors: {errors}.",
+            f"restate-server, one {SERVER}; cluster: three nodes (replication 2), two granian replicas (HTTP/2 "
+            f"through the balancer), haproxy in front of everything. Load average before the run: {load_before:.1f}. "
+            f"Errors: {errors}.",
             table(["", "single", "cluster", "cluster / single"], rows),
             f"Noise control (single, odd rounds / even rounds): throughput {odd[0] / even[0]:.2f}, "
             f"p50 {odd[1] / even[1]:.2f}."

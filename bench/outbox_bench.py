@@ -13,7 +13,7 @@
    is started again and one relay (``Relay``, as ``manage.py restate_relay`` runs it) delivers them.
    Reported: seconds from Restate answering to the last row marked delivered (target <= 60 s), rate.
 
-restate-server, the Django ASGI app (uvicorn, a subprocess: it runs the handlers; its own relay
+restate-server, the Django ASGI app (the reliability harness's server, a subprocess: it runs the handlers; its own relay
 is off) and this process share the machine, as in the test suite.
 """
 
@@ -50,7 +50,7 @@ from django_restate.deployments import register  # noqa: E402
 from django_restate.models import OutboxMessage  # noqa: E402
 from django_restate.outbox.relay import Relay  # noqa: E402
 from django_restate.testing.server import RestateServer  # noqa: E402
-from tests.reliability.harness import DjangoProcess  # noqa: E402
+from tests.reliability.harness import SERVER, DjangoProcess  # noqa: E402
 from tests.reliability_app.restate_services import Echo  # noqa: E402
 from tests.runtime_app.models import Ticket  # noqa: E402
 
@@ -177,7 +177,7 @@ def main() -> None:
     connection.settings_dict["TEST"]["NAME"] = BENCH_DB
     load_before = os.getloadavg()[0]
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    log = Path(tempfile.mkdtemp(prefix="outbox-bench-")) / "uvicorn.log"
+    log = Path(tempfile.mkdtemp(prefix="outbox-bench-")) / "django.log"
     try:
         with RestateServer() as server, DjangoProcess(connection.settings_dict["NAME"], log) as django_server:
             with AdminAPI(server.admin_url) as admin:
@@ -209,7 +209,7 @@ def main() -> None:
             table(
                 ["rows", "written in s (Restate down)", "delivered in s", "rows/s", "control: bare sends/s"], [backlog]
             ),
-            "restate-server, uvicorn (one worker, HTTP/1.1; it runs the handlers) and this process share "
+            f"restate-server, {SERVER} (one worker; it runs the handlers) and this process share "
             f"the machine ({os.cpu_count()} CPUs, load average {load_before:.1f} before and "
             f"{os.getloadavg()[0]:.1f} after the run; other work shared the CPUs).",
         ]

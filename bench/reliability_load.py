@@ -6,9 +6,9 @@ whether 60 s at that concurrency holds with no errors and no growth in memory or
 
 Each request is ``POST /ReliabilityCounter/{key}/add`` over 100 keys: an exclusive Virtual
 Object handler that updates Restate state and writes one audit row through ``ctx.run``. The
-Django side is uvicorn in a subprocess (as in production), on a throwaway test database that
-is created and dropped like pytest-django's. The ramp levels run side by side in one run; the
-ratio column is throughput relative to the lowest level.
+Django side is the reliability harness's server in a subprocess (granian, as the docs recommend),
+on a throwaway test database that is created and dropped like pytest-django's. The ramp levels
+run side by side in one run; the ratio column is throughput relative to the lowest level.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> None:
     from django_restate.admin_api import AdminAPI
     from django_restate.deployments import register
     from django_restate.testing.server import RestateServer
-    from tests.reliability.harness import DjangoProcess, LoadResult, db_connection_counter, describe, sustain
+    from tests.reliability.harness import SERVER, DjangoProcess, LoadResult, db_connection_counter, describe, sustain
 
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure below
     old_name = connection.settings_dict["NAME"]
@@ -50,7 +50,7 @@ def main() -> None:
     try:
         with (
             RestateServer() as restate,
-            DjangoProcess(test_name, Path(tempfile.mkdtemp()) / "uvicorn.log") as django_server,
+            DjangoProcess(test_name, Path(tempfile.mkdtemp()) / "django.log") as django_server,
         ):
             with AdminAPI(restate.admin_url) as admin:
                 register(admin, django_server.deployment_url)
@@ -132,7 +132,7 @@ def main() -> None:
         f"(ratio: throughput relative to concurrency {levels[0]}):\n\n{ramp_table}\n\n"
         f"Sustained at the saturating concurrency ({saturating}: the lowest level within 5% of the best) "
         f"for {args.seconds:.0f} s; DB connections are {connections_note}:\n\n{held_table}\n\n"
-        f"{os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before the run (restate-server, uvicorn "
+        f"{os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before the run (restate-server, {SERVER} "
         "and the load generator share the machine). "
         f"Reproduce: `{prefix}.venv/bin/python -m bench.reliability_load`"
     )

@@ -40,6 +40,9 @@ class Group:
     servers: list[str]
     health: str
     port: int
+    #: Speak HTTP/2 (h2c, prior knowledge) to the servers, so that a request and its response
+    #: stream both ways at once (Restate's bidirectional invocation protocol) through the balancer.
+    h2: bool = False
 
 
 class Balancer:
@@ -56,11 +59,15 @@ class Balancer:
         self.groups: dict[str, Group] = {}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def group(self, name: str, servers: list[str], health: str, port: int | None = None) -> int:
-        """Balance ``servers`` (``host:port``) behind one frontend; returns the frontend's port."""
+    def group(self, name: str, servers: list[str], health: str, port: int | None = None, *, h2: bool = False) -> int:
+        """Balance ``servers`` (``host:port``) behind one frontend; returns the frontend's port.
+
+        The frontend takes HTTP/1.1 and HTTP/2 with prior knowledge (h2c) alike; with ``h2`` the
+        servers are spoken to in HTTP/2 too (health checks stay HTTP/1.1), which they must speak.
+        """
         if self.process is not None:
             raise RuntimeError("add groups before start()")
-        self.groups[name] = Group(name, list(servers), health, port or free_port())
+        self.groups[name] = Group(name, list(servers), health, port or free_port(), h2)
         return self.groups[name].port
 
     def url(self, name: str) -> str:
@@ -91,7 +98,8 @@ class Balancer:
                 "    balance roundrobin",
                 f"    option httpchk GET {group.health}",
             ]
-            lines += [f"    server s{i} {address} check" for i, address in enumerate(group.servers, 1)]
+            proto = " proto h2" if group.h2 else ""
+            lines += [f"    server s{i} {address} check{proto}" for i, address in enumerate(group.servers, 1)]
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 10.0) -> Balancer:

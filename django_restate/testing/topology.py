@@ -3,12 +3,13 @@ load balancer in front of both.
 
 ::
 
-    three restate-server nodes ──┐                     ┌── Django replica 1 (uvicorn)
+    three restate-server nodes ──┐                     ┌── Django replica 1 (granian)
                                  ├── haproxy ──────────┤
-    clients, views, admin ───────┘  (ingress, admin,   └── Django replica 2 (uvicorn)
+    clients, views, admin ───────┘  (ingress, admin,   └── Django replica 2 (granian)
                                      deployment)
 
-Restate reaches Django through the balancer (``DEPLOYMENT_URL``), and Django reaches Restate's
+Restate reaches Django through the balancer (``DEPLOYMENT_URL``), in HTTP/2 end to end when the
+replicas speak it (granian, hypercorn: the invocation streams), and Django reaches Restate's
 ingress and admin API through it (``INGRESS_URL``, ``ADMIN_URL``), so no process names another
 process directly and any one of them can die. ``scripts/cluster`` runs it for people
 (``python -m django_restate.testing.topology``); the cluster tests run it for the suite.
@@ -31,7 +32,7 @@ __all__ = ["DjangoReplica", "LocalTopology"]
 
 
 class LocalTopology:
-    """``nodes`` Restate nodes and ``replicas`` Django replicas behind one haproxy, registered."""
+    """``nodes`` Restate nodes and ``replicas`` Django replicas (served by ``server``) behind one haproxy."""
 
     def __init__(
         self,
@@ -42,6 +43,7 @@ class LocalTopology:
         env: Mapping[str, str] | None = None,
         base_dir: str | None = None,
         cwd: Path | None = None,
+        server: str = "granian",
     ) -> None:
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="restate-topology-"))
         self.cluster = RestateCluster(nodes=nodes, replication=replication, base_dir=str(self.base_dir / "restate"))
@@ -50,7 +52,9 @@ class LocalTopology:
         self.replica_ports = [free_port() for _ in range(replicas)]
         self.balancer.group("ingress", [f"127.0.0.1:{n.ingress_port}" for n in self.cluster.nodes], "/restate/health")
         self.balancer.group("admin", [f"127.0.0.1:{n.admin_port}" for n in self.cluster.nodes], "/health")
-        self.balancer.group("django", [f"127.0.0.1:{p}" for p in self.replica_ports], "/restate/health")
+        # HTTP/2 to replicas that speak it, so that Restate's invocations stream through the balancer.
+        replicas_h2 = server != "uvicorn"
+        self.balancer.group("django", [f"127.0.0.1:{p}" for p in self.replica_ports], "/restate/health", h2=replicas_h2)
         replica_env = {
             "RESTATE_INGRESS_URL": self.ingress_url,
             "RESTATE_ADMIN_URL": self.admin_url,
@@ -58,7 +62,9 @@ class LocalTopology:
             **(env or {}),
         }
         self.replicas = [
-            DjangoReplica(application, replica_env, self.base_dir / f"django-{i + 1}.log", port=port, cwd=cwd)
+            DjangoReplica(
+                application, replica_env, self.base_dir / f"django-{i + 1}.log", port=port, cwd=cwd, server=server
+            )
             for i, port in enumerate(self.replica_ports)
         ]
 

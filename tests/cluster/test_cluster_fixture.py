@@ -1,4 +1,5 @@
-"""The ``restate_cluster`` fixture: three nodes, any node's ingress serves, a node can die."""
+"""The ``restate_cluster`` fixture: three nodes, any node's ingress serves, a node can die; and the
+topology's replicas are served over HTTP/2 through the balancer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import httpx
 import pytest
 
 from django_restate.testing.cluster import RestateCluster
+from django_restate.testing.topology import LocalTopology
 
 pytestmark = pytest.mark.e2e
 
@@ -28,3 +30,11 @@ def test_every_node_answers_and_one_can_die(restate_cluster: RestateCluster):
 def test_replication_cannot_exceed_the_nodes():
     with pytest.raises(ValueError, match="replication must be between 1 and the number of nodes"):
         RestateCluster(nodes=2, replication=3)
+
+
+def test_invocations_stream_through_the_balancer(cluster: LocalTopology):
+    """The replicas are registered through haproxy over HTTP/2 (h2c both ways), so Restate streams
+    each invocation instead of invoking the endpoint again after every step."""
+    deployment_id = cluster.register(force=True)
+    deployment = httpx.get(f"{cluster.admin_url}/deployments/{deployment_id}", timeout=10).json()
+    assert deployment["protocol_type"] == "BidiStream", deployment

@@ -31,9 +31,23 @@ def deployment_ids(cluster: LocalTopology) -> set[str]:
     return {d["id"] for d in httpx.get(f"{cluster.admin_url}/deployments", timeout=10).json()["deployments"]}
 
 
+def every_node_routes_to(cluster: LocalTopology, service: str, deployment_id: str) -> None:
+    """Until every node knows ``deployment_id`` as the latest for ``service``: a registration is
+    written to the cluster's metadata and reaches the other nodes a moment later, and until then an
+    ingress request they take starts on the deployment before."""
+
+    def check() -> None:
+        for admin_url in cluster.cluster.admin_urls:
+            latest = httpx.get(f"{admin_url}/services/{service}", timeout=5).json()["deployment_id"]
+            assert latest == deployment_id, f"{admin_url} still routes {service} to {latest}"
+
+    eventually(check, timeout=30)
+
+
 def test_rolling_deploy_under_load(cluster: LocalTopology, run_id: str):
     old_url, new_url = f"{cluster.deployment_url}/rev-{run_id}-1", f"{cluster.deployment_url}/rev-{run_id}-2"
     old_id = register(cluster, old_url).split(" as ")[1].split()[0]
+    every_node_routes_to(cluster, "ReliabilityOncePipeline", old_id)
     # A workflow that started on the old revision and waits: it stays pinned to it.
     workflow, gate = f"wf-{run_id}", f"gate-{run_id}"
     ingress = cluster.ingress_url
@@ -56,8 +70,10 @@ def test_rolling_deploy_under_load(cluster: LocalTopology, run_id: str):
 
         return fault
 
-    increments = run_with_faults(ingress, run_id, 10, [(200, new_revision), (400, restart(0)), (700, restart(1))])
-    assert_exactly_once(ingress, increments, 10)
+    # 2,000 increments: the second restart must find some still to come, however fast the first went.
+    faults = [(200, new_revision), (500, restart(0)), (1200, restart(1))]
+    increments = run_with_faults(ingress, run_id, 20, faults)
+    assert_exactly_once(ingress, increments, 20)
 
     # The waiting workflow, and increments in flight at that moment, were pinned to the old revision.
     line = rf"Superseded: {old_id} \({re.escape(old_url)}\), (\d+) invocation\(s\) still pinned"
@@ -75,4 +91,10 @@ def test_rolling_deploy_under_load(cluster: LocalTopology, run_id: str):
         assert f"Removed {old_id} ({old_url}): superseded and drained." in out, out.splitlines()[-3:]
 
     eventually(pruned_once_drained, timeout=60, interval=1.0)
-    assert old_id not in deployment_ids(cluster)
+
+    def gone_on_every_node() -> None:  # the removal, too, reaches the other nodes a moment later
+        for admin_url in cluster.cluster.admin_urls:
+            listed = httpx.get(f"{admin_url}/deployments", timeout=5).json()["deployments"]
+            assert old_id not in {d["id"] for d in listed}, f"{admin_url} still lists {old_id}"
+
+    eventually(gone_on_every_node, timeout=30)
