@@ -28,6 +28,7 @@ from django.core.handlers.asgi import ASGIHandler
 from restate._internal import VMException
 
 from .conf import restate_settings
+from .request_threads import RequestThreads
 from .shutdown import chain_server_shutdown
 
 Scope = MutableMapping[str, Any]
@@ -74,12 +75,15 @@ class RestateEndpoint:
 
 
 class RestateRouter:
-    """Sends requests under ``prefix`` to the Restate endpoint, the rest to Django."""
+    """Sends requests under ``prefix`` to the Restate endpoint, the rest to Django, each Django
+    request with a thread of its own for its sync code, reused across requests
+    (:mod:`django_restate.request_threads`; ``RESTATE["REUSE_REQUEST_THREADS"]``)."""
 
     def __init__(self, django_app: ASGIApp, endpoint: RestateEndpoint, prefix: str | None = None) -> None:
         self.django_app = django_app
         self.endpoint = endpoint
         self.prefix = normalise_prefix(prefix if prefix is not None else restate_settings.ENDPOINT_PATH)
+        self.request_threads = RequestThreads()
 
     def is_restate(self, scope: Scope) -> bool:
         path = scope.get("path", "")
@@ -91,9 +95,15 @@ class RestateRouter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             self.endpoint.prepare_loop()
-            await lifespan(receive, send)
+            try:
+                await lifespan(receive, send)
+            finally:
+                self.request_threads.close()
         elif scope["type"] == "http" and self.is_restate(scope):
             await self.endpoint(scope, receive, send)
+        elif scope["type"] == "http" and restate_settings.REUSE_REQUEST_THREADS:
+            async with self.request_threads.request():
+                await self.django_app(scope, receive, send)
         else:
             await self.django_app(scope, receive, send)
 

@@ -21,6 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "DEPLOYMENT_URL": "http://127.0.0.1:8000/restate",
     # Path prefix under which the ASGI application serves the endpoint.
     "ENDPOINT_PATH": "/restate/",
+    # get_asgi_application(): each Django request's sync code runs in a thread of its own, as Django
+    # runs it, taken from a pool and reused instead of started (and joined) per request; False: Django's own.
+    "REUSE_REQUEST_THREADS": True,
     # Request-signing public keys (``publickeyv1_...``); empty means unsigned requests pass.
     "IDENTITY_KEYS": [],
     # Extra headers sent with every admin API request, e.g. {"Authorization": "Bearer ..."}.

@@ -38,6 +38,7 @@ from restate.exceptions import SuspendedException, TerminalError
 
 from . import signals
 from .registry import NotRegistered, registry
+from .request_threads import THREAD_PREFIX as REQUEST_THREAD_PREFIX
 
 ContextManagerFactory = Callable[[], AbstractAsyncContextManager[None]]
 P = ParamSpec("P")
@@ -53,10 +54,11 @@ T = TypeVar("T")
 # StepExecutor threads are left out: they tidy their own connections around every action, so a
 # step that keeps its connection (CONN_MAX_AGE > 0) does not cost every later invocation the hops.
 # So are the outbox's threads (its relay's queries, the marks of the sends made at commit), which
-# close their own connections when idle.
+# close their own connections when idle, and Django's request threads (django_restate.request_threads).
 _threads_with_connections: set[int] = set()
 STEP_THREAD_PREFIX = "restate-step"
-SELF_TIDYING_PREFIXES = (STEP_THREAD_PREFIX, "restate-outbox")
+# Django's request threads, reused by the ASGI router, are tidied by Django at each request's start and end.
+SELF_TIDYING_PREFIXES = (STEP_THREAD_PREFIX, "restate-outbox", REQUEST_THREAD_PREFIX)
 
 
 @receiver(connection_created)
