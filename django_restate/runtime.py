@@ -55,7 +55,9 @@ T = TypeVar("T")
 # step that keeps its connection (CONN_MAX_AGE > 0) does not cost every later invocation the hops.
 # So are the outbox's threads (its relay's queries, the marks of the sends made at commit), which
 # close their own connections when idle, and Django's request threads (django_restate.request_threads).
-_threads_with_connections: set[int] = set()
+# The threads themselves, weakly: a thread that ended is forgotten with it, and a new thread that
+# gets an ended one's ident is not mistaken for it.
+_threads_with_connections: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 STEP_THREAD_PREFIX = "restate-step"
 # Django's request threads, reused by the ASGI router, are tidied by Django at each request's start and end.
 SELF_TIDYING_PREFIXES = (STEP_THREAD_PREFIX, "restate-outbox", REQUEST_THREAD_PREFIX)
@@ -63,15 +65,16 @@ SELF_TIDYING_PREFIXES = (STEP_THREAD_PREFIX, "restate-outbox", REQUEST_THREAD_PR
 
 @receiver(connection_created)
 def _remember_connecting_thread(**kwargs: Any) -> None:
-    if not threading.current_thread().name.startswith(SELF_TIDYING_PREFIXES):
-        _threads_with_connections.add(threading.get_ident())
+    thread = threading.current_thread()
+    if not thread.name.startswith(SELF_TIDYING_PREFIXES):
+        _threads_with_connections.add(thread)
 
 
 def close_stale_connections() -> None:
     """``close_old_connections()`` for this thread, forgetting it once it holds no connection."""
     close_old_connections()
     if all(conn.connection is None for conn in connections.all(initialized_only=True)):
-        _threads_with_connections.discard(threading.get_ident())
+        _threads_with_connections.discard(threading.current_thread())
 
 
 def _tidy(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -409,26 +409,18 @@ def test_the_asgi_lifespan_runs_a_relay(restate_live, restate_down):
     assert OutboxMessage.objects.get().status == Status.DELIVERED
 
 
-@pytest.mark.xfail(
-    reason="fails in the full suite only (an outbox thread's ident is among the remembered threads), passes alone; "
-    "under investigation, see the session note",
-    strict=False,
-)
 def test_the_outbox_threads_cost_invocations_no_thread_hops(restate_live, relay):
     """The endpoint closes stale connections of asgiref's thread around each invocation when some
     thread may hold one; the outbox's threads close their own, so they must not make it hop."""
     from django_restate import runtime
     from django_restate.outbox.marks import marker
 
-    # Threads of earlier tests that ended while remembered leave their idents behind, and a new
-    # thread can get one of those idents: forget the dead ones, so only this test's threads count.
-    runtime._threads_with_connections &= {thread.ident for thread in threading.enumerate()}
     with committing():
         deliver().send_on_commit(Letter(tag=unique("tag"), ticket_id=0))
     asyncio.run(relay.run_once())
-    relay_thread = relay._executor.submit(lambda: threading.get_ident()).result()
+    relay_thread = relay._executor.submit(threading.current_thread).result()
     assert marker._thread is not None
-    assert not {marker._thread.ident, relay_thread} & runtime._threads_with_connections
+    assert not {marker._thread, relay_thread} & set(runtime._threads_with_connections)
 
 
 def test_a_relay_backs_off_while_restate_is_down(restate_live, restate_down):

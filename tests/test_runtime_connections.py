@@ -65,3 +65,28 @@ def test_connection_count_stays_flat(restate_live):
         assert after <= before, f"{after - before} connections leaked over {INVOCATIONS} invocations (peak {peak})"
 
     eventually(none_leaked, 5, 0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_that_ended_is_forgotten_with_its_connection_record():
+    """The endpoint hops to close stale connections only while a live thread may hold one: a thread
+    that connected and ended is not counted, nor confused with a new thread given its ident."""
+    import gc
+    import threading
+
+    from django.db import connections
+
+    from django_restate import runtime
+
+    def connect() -> None:
+        connections["default"].ensure_connection()  # remembered: it now holds a connection
+        connections["default"].close()  # (closed behind the record's back, as a thread that dies leaves it)
+
+    worker = threading.Thread(target=connect, name="a-view-thread")
+    worker.start()
+    worker.join()
+    assert worker in runtime._threads_with_connections
+    ident = worker.ident
+    del worker
+    gc.collect()
+    assert not any(thread.ident == ident for thread in runtime._threads_with_connections)
