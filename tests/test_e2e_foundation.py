@@ -167,7 +167,8 @@ def test_daphne_and_runserver(restate, tmp_path, name, command, settings):
 SERVER_COMMANDS = {
     "uvicorn": ["-m", "uvicorn", "demo_project.asgi:application", "--port", "{port}"],
     # What docs/serving.md recommends for production (HTTP/2, so Restate streams).
-    "granian": ["-m", "granian", "--interface", "asgi", "--port", "{port}", "demo_project.asgi:application"],
+    "granian": ["-m", "granian", "--interface", "asgi", "--loop", "asyncio", "--port", "{port}",
+                "demo_project.asgi:application"],  # fmt: skip
 }
 
 

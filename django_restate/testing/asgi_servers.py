@@ -32,8 +32,9 @@ def server_command(
     SIGTERM (the server's default if None)."""
     python = [sys.executable, "-m"]
     if server == "granian":
-        command = [*python, "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", "1", "--log-level", log_level, "--no-ws"]  # fmt: skip
+        # --loop asyncio: under uvloop the server's SIGTERM handler cannot be chained (docs/serving.md).
+        command = [*python, "granian", "--interface", "asgi", "--loop", "asyncio", "--host", "127.0.0.1",
+                   "--port", str(port), "--workers", "1", "--log-level", log_level, "--no-ws"]  # fmt: skip
         if graceful_timeout is not None:
             command += ["--workers-kill-timeout", str(graceful_timeout)]
         return [*command, application]
