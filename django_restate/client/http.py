@@ -200,10 +200,14 @@ class HttpTransport:
                 response = http.request(
                     method, where.url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
                 )
-                break
             except httpx.TransportError as exc:
                 pause = _retry_after(exc, method, all_headers, attempt if failover else None, where, seconds, target)
                 time.sleep(pause)
+                continue
+            pause_for = _gateway_retry(response, method, all_headers, attempt if failover else None)
+            if pause_for is None:
+                break
+            time.sleep(pause_for)
         if response.status_code >= 400:
             raise _error_from(response, target)
         return response
@@ -226,11 +230,15 @@ class HttpTransport:
                 response = await http.request(
                     method, where.url + path, content=content, headers=all_headers, timeout=_timeout_arg(http, seconds)
                 )
-                break
             except httpx.TransportError as exc:
                 await asyncio.sleep(
                     _retry_after(exc, method, all_headers, attempt if failover else None, where, seconds, target)
                 )
+                continue
+            pause_for = _gateway_retry(response, method, all_headers, attempt if failover else None)
+            if pause_for is None:
+                break
+            await asyncio.sleep(pause_for)
         if response.status_code >= 400:
             raise _error_from(response, target)
         return response
@@ -370,19 +378,46 @@ def _retry_after(
     return FAILOVER_RETRY_DELAYS[attempt]
 
 
+def _gateway_retry(
+    response: httpx.Response, method: str, headers: Mapping[str, str], attempt: int | None
+) -> float | None:
+    """How long to wait before sending again a request that a proxy in front of the ingress answered
+    for a node that failed under it; None when the answer stands.
+
+    A load balancer answers 503 when it had no live node to send the request to (nothing was sent:
+    always safe to send again) and 502 when the node it chose broke the connection mid-request
+    (the same as a broken connection: safe for a read or with an idempotency key). Restate's own
+    answers (JSON) stand, and so does a 504: the node took the request and did not answer in time.
+    """
+    status = response.status_code
+    if status not in (502, 503) or attempt is None or attempt >= len(FAILOVER_RETRY_DELAYS):
+        return None
+    if _restate_payload(response) is not None:
+        return None  # Restate's own answer
+    if status == 502 and not (method == "GET" or "idempotency-key" in headers):
+        return None
+    return FAILOVER_RETRY_DELAYS[attempt]
+
+
 def _transport_error(where: _http.Target, exc: httpx.TransportError, timeout: float) -> RestateClientError:
     if timeout != where.timeout:  # this request's own timeout is the one it waited for
         where = dataclasses.replace(where, timeout=timeout)
     return _http.transport_error(exc, where, unreachable=IngressUnreachable, timed_out=IngressTimeout)
 
 
-def _error_from(response: httpx.Response, target: str) -> RestateClientError:
-    status = response.status_code
+def _restate_payload(response: httpx.Response) -> dict[str, Any] | None:
+    """The JSON object Restate's ingress answers an error with; None for anything else (a proxy's page)."""
     try:
         payload = response.json()
     except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _error_from(response: httpx.Response, target: str) -> RestateClientError:
+    status = response.status_code
+    payload = _restate_payload(response)
+    if payload is None:
         # Not Restate's JSON: a proxy or load balancer in front of the ingress answered.
         text = response.text.strip()[:200] or response.reason_phrase
         return IngressError(status, text, target)
