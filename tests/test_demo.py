@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -58,7 +59,10 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simp
     for name in ("migrate", "seed_demo", "collectstatic"):
         subprocess.run(demo_command(name), cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     command = [part.replace("$DJANGO_PORT", str(port)) for part in demo_command("server")]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A session of its own, so that a server that ignores SIGTERM is killed with its worker below.
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -73,7 +77,12 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simp
         yield SimpleNamespace(url=url, debug=request.param == "1")
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)  # never leave the server and its worker behind
+            server.wait()
+            raise AssertionError("the demo's server did not stop within 20 s of SIGTERM") from None
 
 
 @pytest.mark.browser

@@ -3,6 +3,7 @@ our ASGI application under uvicorn (HTTP/1.1), hypercorn and granian (HTTP/2), d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -135,7 +136,17 @@ def test_bad_payloads_fail_once_with_400(ingress, restate, body, content_type, f
 def serve(command: list[str], settings: str, tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "PYTHONPATH": str(ROOT)}
     env.setdefault("DEMO_SQLITE", str(tmp_path / "db.sqlite3"))
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # A session of its own: stop() kills a server's worker processes with it.
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """kill -9 of the server and its workers (granian's outlive its main process otherwise)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @pytest.mark.parametrize(
@@ -160,15 +171,23 @@ def test_daphne_and_runserver(restate, tmp_path, name, command, settings):
         response = httpx.post(f"{restate.ingress_url}/Greeter/greet", json=name, timeout=30)
         assert response.json() == f"Hello, {name}! ({len(name)} letters)"
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
 
 
 SERVER_COMMANDS = {
     "uvicorn": ["-m", "uvicorn", "demo_project.asgi:application", "--port", "{port}"],
     # What docs/serving.md recommends for production (HTTP/2, so Restate streams).
-    "granian": ["-m", "granian", "--interface", "asgi", "--loop", "asyncio", "--port", "{port}",
-                "demo_project.asgi:application"],  # fmt: skip
+    "granian": [
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--loop",
+        "asyncio",
+        "--port",
+        "{port}",
+        "demo_project.asgi:application",
+    ],
 }
 
 
@@ -186,9 +205,7 @@ def test_sigterm_still_stops_the_server(tmp_path, server):
         assert process.wait(timeout=15) is not None
         assert not listening(port)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.mark.parametrize(
