@@ -61,7 +61,7 @@ from bench.workflowbench.models import Order  # noqa: E402
 from django_restate.admin_api import AdminAPI  # noqa: E402
 from django_restate.deployments import register  # noqa: E402
 from django_restate.testing.asgi_servers import server_command  # noqa: E402
-from django_restate.testing.server import RestateServer, free_port, wait_for_http  # noqa: E402
+from django_restate.testing.server import RestateServer, free_port, kill_group, wait_for_http  # noqa: E402
 
 BENCH_DB = "django_restate_bench_workflow"
 DBOS_DB = "django_restate_bench_workflow_dbos"
@@ -141,9 +141,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(20)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(5)
+    kill_group(process)  # whatever of its group is still there (a worker left behind)
 
 
 def invocations(side: Side) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
+from django_restate.testing.server import kill_group
 from tests import browser as browsers
 from tests.browser import element, log_in, screenshot
 
@@ -80,8 +80,7 @@ def demo_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simp
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)  # never leave the server and its worker behind
-            server.wait()
+            kill_group(server)  # never leave the server and its worker behind
             raise AssertionError("the demo's server did not stop within 20 s of SIGTERM") from None
 
 

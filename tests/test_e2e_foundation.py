@@ -3,7 +3,6 @@ our ASGI application under uvicorn (HTTP/1.1), hypercorn and granian (HTTP/2), d
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from django_restate.asgi import get_asgi_application
 from django_restate.deployments import register
 from django_restate.testing import eventually
 from django_restate.testing.live import LiveASGIServer
-from django_restate.testing.server import RestateServer, free_port, listening, wait_for_http
+from django_restate.testing.server import RestateServer, free_port, kill_group, listening, wait_for_http
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,17 +135,10 @@ def test_bad_payloads_fail_once_with_400(ingress, restate, body, content_type, f
 def serve(command: list[str], settings: str, tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "PYTHONPATH": str(ROOT)}
     env.setdefault("DEMO_SQLITE", str(tmp_path / "db.sqlite3"))
-    # A session of its own: stop() kills a server's worker processes with it.
+    # A session of its own: kill_group() kills a server's worker processes with it.
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
-
-
-def stop(process: subprocess.Popen) -> None:
-    """kill -9 of the server and its workers (granian's outlive its main process otherwise)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 @pytest.mark.parametrize(
@@ -171,7 +163,7 @@ def test_daphne_and_runserver(restate, tmp_path, name, command, settings):
         response = httpx.post(f"{restate.ingress_url}/Greeter/greet", json=name, timeout=30)
         assert response.json() == f"Hello, {name}! ({len(name)} letters)"
     finally:
-        stop(process)
+        kill_group(process)
 
 
 SERVER_COMMANDS = {
@@ -205,7 +197,7 @@ def test_sigterm_still_stops_the_server(tmp_path, server):
         assert process.wait(timeout=15) is not None
         assert not listening(port)
     finally:
-        stop(process)
+        kill_group(process)
 
 
 @pytest.mark.parametrize(

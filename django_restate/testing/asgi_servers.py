@@ -11,7 +11,6 @@ started again where Restate expects it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -19,9 +18,15 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .server import free_port, wait_for_http
+from .server import free_port, kill_group, wait_for_http
 
 SERVERS = ("granian", "uvicorn", "hypercorn")
+
+
+def check_server(server: str) -> None:
+    """Refuse, by name, a server that is not one of :data:`SERVERS`."""
+    if server not in SERVERS:
+        raise ValueError(f"unknown ASGI server {server!r}; choose from {', '.join(SERVERS)}")
 
 
 def server_command(
@@ -30,6 +35,7 @@ def server_command(
     """The command serving ``application`` (``module:attribute``) on 127.0.0.1:``port`` with one
     worker process and an event loop, giving in-flight requests ``graceful_timeout`` seconds after
     SIGTERM (the server's default if None)."""
+    check_server(server)
     python = [sys.executable, "-m"]
     if server == "granian":
         # --loop asyncio: under uvloop the server's SIGTERM handler cannot be chained (docs/serving.md).
@@ -44,13 +50,12 @@ def server_command(
         if graceful_timeout is not None:
             command += ["--timeout-graceful-shutdown", str(graceful_timeout)]
         return command
-    if server == "hypercorn":  # --workers 0: serves in this process, no supervisor
-        command = [*python, "hypercorn", application, "--workers", "0", "--bind", f"127.0.0.1:{port}",
-                   "--log-level", log_level]  # fmt: skip
-        if graceful_timeout is not None:
-            command += ["--graceful-timeout", str(graceful_timeout)]
-        return command
-    raise ValueError(f"unknown ASGI server {server!r}; choose from {', '.join(SERVERS)}")
+    # hypercorn; --workers 0: serves in this process, no supervisor
+    command = [*python, "hypercorn", application, "--workers", "0", "--bind", f"127.0.0.1:{port}",
+               "--log-level", log_level]  # fmt: skip
+    if graceful_timeout is not None:
+        command += ["--graceful-timeout", str(graceful_timeout)]
+    return command
 
 
 class DjangoReplica:
@@ -70,8 +75,7 @@ class DjangoReplica:
         graceful_timeout: int = 5,
         server: str = "uvicorn",
     ) -> None:
-        if server not in SERVERS:
-            raise ValueError(f"unknown ASGI server {server!r}; choose from {', '.join(SERVERS)}")
+        check_server(server)
         self.application = application
         self.env = dict(env)
         self.log_path = log_path
@@ -129,11 +133,8 @@ class DjangoReplica:
     def kill(self) -> None:
         """``kill -9`` of the server and its workers, like a crash or an OOM kill (workers left
         behind by a main process that already exited included)."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        if self.process is not None:
+            kill_group(self.process)
 
     def terminate(self, timeout: float = 30.0) -> int:
         """``kill -TERM``, as systemd or Kubernetes stop a server; returns its exit code."""

@@ -98,6 +98,15 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """``kill -9`` of a process started with ``start_new_session`` and of everything in its group
+    (a server's workers, a launcher's binary, even when the process itself already exited), then
+    reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 class RestateServer:
     """One restate-server process. ``restart()`` keeps the data dir, as a crash would.
 
@@ -206,14 +215,13 @@ class RestateServer:
         # The npm launcher forwards SIGTERM/SIGINT to the real binary but cannot forward SIGKILL:
         # kill its whole process group (start_new_session) or the binary outlives it, ports and all.
         if sig == signal.SIGKILL:
-            os.killpg(self.process.pid, sig)
+            kill_group(self.process)
         else:
             self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(self.process)
         # The launcher can exit before the binary it started has let go of its ports.
         with contextlib.suppress(AssertionError):
             eventually(self._ports_released, timeout)
