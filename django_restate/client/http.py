@@ -370,7 +370,7 @@ def _retry_after(
     server took the request and is working on it. ``attempt`` None: the caller retries itself.
     """
     never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-    safe = never_sent or method == "GET" or "idempotency-key" in headers
+    safe = never_sent or _resend_is_safe(method, headers)
     if attempt is None or _http.is_timeout(exc) or attempt >= len(FAILOVER_RETRY_DELAYS):
         raise _transport_error(where, exc, timeout) from None
     if not safe:
@@ -394,9 +394,15 @@ def _gateway_retry(
         return None
     if _restate_payload(response) is not None:
         return None  # Restate's own answer
-    if status == 502 and not (method == "GET" or "idempotency-key" in headers):
+    if status == 502 and not _resend_is_safe(method, headers):
         return None
     return FAILOVER_RETRY_DELAYS[attempt]
+
+
+def _resend_is_safe(method: str, headers: Mapping[str, str]) -> bool:
+    """Whether a request that may have reached Restate can be sent again without running a handler
+    twice: a read (attach, output), or a call or send with an idempotency key."""
+    return method == "GET" or "idempotency-key" in headers
 
 
 def _transport_error(where: _http.Target, exc: httpx.TransportError, timeout: float) -> RestateClientError:
