@@ -64,9 +64,6 @@ class DjangoProcess(DjangoReplica):
     def deployment_url(self) -> str:
         return self.url + "/restate"
 
-    def running(self) -> bool:
-        return self.alive
-
     def ensure_running(self) -> None:
         if not self.alive:
             self.start()

@@ -51,8 +51,7 @@ def test_workflow_resumes_without_repeating_steps(
     if "restate" in crash or "both" in crash:
         restate.kill()
         restate.start()  # same data dir: the journal survives
-    if not live.running():
-        live.start()
+    live.ensure_running()
     # Restate retries the interrupted attempt, which replays one..three from the journal and
     # enters the gate again. Only then open it.
     eventually(lambda: reached(gate, 2), 30)  # the retried attempt reaches the gate
