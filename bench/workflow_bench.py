@@ -20,6 +20,14 @@ as soon as the last answered), and ends when every row is done. Rounds alternate
 sides. DBOS is measured twice per round, as two sides of the same process ("DBOS" and "DBOS,
 again"): the distance of their ratio from 1.0 is this run's noise.
 
+Then every side is offered the same load, open loop: one start every ``1 / rate`` seconds, the rate
+being ``--paced-share`` of DBOS's throughput in the closed-loop rounds, whatever the answers. Closed
+loop, every side runs flat out and its latency is how much it lets in at once over its throughput;
+open loop, below every side's limit, is the latency a workflow sees at a load both can carry.
+
+A side may carry settings to compare (``restate-granian:RESTATE_DEFAULT_NUM_PARTITIONS=8``): the
+environment of its Django process and its restate-server.
+
 Measured per side: throughput (first start to last done), start latency (the POST), end-to-end
 latency (start to the row's ``done_at``), CPU per workflow of the Django process, restate-server
 and PostgreSQL (from /proc; PostgreSQL's counts every backend), and the requests Restate made to
@@ -52,6 +60,7 @@ import django  # noqa: E402
 
 django.setup()
 
+import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -73,6 +82,22 @@ INVOCATIONS_LIMIT = 32
 
 
 @dataclass
+class Latencies:
+    """Seconds, one sample per workflow: the POST /start, start to the last step (end to end), and
+    its two parts: start to the first step, and the first step to the last."""
+
+    start: list[float] = field(default_factory=list)
+    end_to_end: list[float] = field(default_factory=list)
+    to_first_step: list[float] = field(default_factory=list)
+    steps: list[float] = field(default_factory=list)
+
+    def __iadd__(self, other: Latencies) -> Latencies:
+        for name in ("start", "end_to_end", "to_first_step", "steps"):
+            getattr(self, name).extend(getattr(other, name))
+        return self
+
+
+@dataclass
 class Side:
     """One Django process (and its restate-server, if any), with what was measured of it."""
 
@@ -84,10 +109,12 @@ class Side:
     restate: RestateServer | None = None
     workflows: int = 0
     seconds: float = 0.0
-    start_latencies: list[float] = field(default_factory=list)
-    end_to_end: list[float] = field(default_factory=list)
+    latencies: Latencies = field(default_factory=Latencies)
     cpu: dict[str, float] = field(default_factory=dict)
     invocations: int = 0
+    #: The open-loop rounds at the same offered load for every side (``--paced-share``).
+    paced: Latencies = field(default_factory=Latencies)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -115,13 +142,14 @@ def start_side(side: Side, stack: contextlib.ExitStack, limit: int) -> None:
         "PYTHONPATH": str(ROOT),
         "BENCH_WORKFLOW_SIDE": side.kind,
         "DATABASE_URL": database_url(BENCH_DB),
+        **side.extra_env,
     }
     if side.kind == "dbos":
         env |= {"BENCH_DBOS_LAUNCH": "1", "DBOS_SYSTEM_DATABASE_URL": database_url(DBOS_DB),
                 "BENCH_DBOS_THREADS": str(limit)}  # fmt: skip
     else:
         bound = {"RESTATE_WORKER__INVOKER__CONCURRENT_INVOCATIONS_LIMIT": str(limit)}
-        side.restate = stack.enter_context(RestateServer(env=bound))
+        side.restate = stack.enter_context(RestateServer(env=bound | side.extra_env))
         env |= {"RESTATE_INGRESS_URL": side.restate.ingress_url, "RESTATE_ADMIN_URL": side.restate.admin_url}
     port = free_port()
     # A session of its own: the bare SDK ignores SIGTERM (it replaces the server's handler), which
@@ -148,44 +176,67 @@ def invocations(side: Side) -> int:
     return int(httpx.get(f"{side.django_url}/bench/invocations").text)
 
 
-def done_rows(prefix: str) -> list[tuple[str, float]]:
+def done_count(prefix: str) -> int:
+    return Order.objects.filter(order_id__startswith=prefix, done_at__isnull=False).count()
+
+
+def done_rows(prefix: str) -> list[tuple[str, float, float]]:
     rows = Order.objects.filter(order_id__startswith=prefix, done_at__isnull=False)
-    return list(rows.values_list("order_id", "done_at"))
+    return list(rows.values_list("order_id", "first_step_at", "done_at"))
 
 
-async def one_round(side: Side, count: int, starters: int, timeout: float) -> tuple[float, list[float], list[float]]:
-    """Start ``count`` workflows, ``starters`` at a time; wait until every row is done."""
+async def one_round(
+    side: Side, count: int, starters: int, timeout: float, rate: float | None = None
+) -> tuple[float, Latencies]:
+    """Start ``count`` workflows and wait until every row is done: from ``starters`` closed-loop
+    starters (each POSTs the next start when the last answered), or, given ``rate``, one start
+    every ``1 / rate`` seconds whatever the answers (open loop, at most 64 POSTs in flight)."""
     prefix = f"{side.kind}-{uuid.uuid4().hex[:8]}-"
-    ids = iter(range(count))
     started_at: dict[str, float] = {}
-    start_latencies: list[float] = []
-    limits = httpx.Limits(max_connections=starters, max_keepalive_connections=starters)
-    async with httpx.AsyncClient(base_url=side.django_url, timeout=30, limits=limits) as http:
+    latencies = Latencies()
+    # aiohttp, not httpx: the load generator shares the machine's two CPUs with what it measures,
+    # and takes less of them this way.
+    connector = aiohttp.TCPConnector(limit=starters if rate is None else 64)
+    async with aiohttp.ClientSession(side.django_url, connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
 
-        async def starter() -> None:
-            for number in ids:
-                order_id = f"{prefix}{number}"
-                started_at[order_id] = time.time()
-                before = time.perf_counter()
-                response = await http.post(f"/start/{order_id}")
-                start_latencies.append(time.perf_counter() - before)
-                if response.status_code != 202:
-                    raise RuntimeError(
-                        f"{side.name}: POST /start answered {response.status_code}: {response.text[:200]}"
-                    )
+        async def start(number: int) -> None:
+            order_id = f"{prefix}{number}"
+            started_at[order_id] = time.time()
+            before = time.perf_counter()
+            async with http.post(f"/start/{order_id}") as response:
+                body = await response.read()
+            latencies.start.append(time.perf_counter() - before)
+            if response.status != 202:
+                raise RuntimeError(f"{side.name}: POST /start answered {response.status}: {body[:200]!r}")
 
-        await asyncio.gather(*(starter() for _ in range(starters)))
+        if rate is None:
+            ids = iter(range(count))
+
+            async def starter() -> None:
+                for number in ids:
+                    await start(number)
+
+            await asyncio.gather(*(starter() for _ in range(starters)))
+        else:
+            begin, tasks = time.perf_counter(), []
+            for number in range(count):
+                await asyncio.sleep(max(0.0, begin + number / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(start(number)))
+            await asyncio.gather(*tasks)
+    # The rows carry their own done_at, so how often this looks changes no latency, only what the
+    # looking costs the machine: a COUNT until every row is done, then the rows once.
     deadline = time.monotonic() + timeout
-    while True:
-        rows = await asyncio.to_thread(done_rows, prefix)
-        if len(rows) == count:
-            break
+    while (done := await asyncio.to_thread(done_count, prefix)) < count:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{side.name}: {count - len(rows)} of {count} workflows not done after {timeout:.0f} s")
+            raise RuntimeError(f"{side.name}: {count - done} of {count} workflows not done after {timeout:.0f} s")
         await asyncio.sleep(DONE_POLL)
-    end_to_end = [done_at - started_at[order_id] for order_id, done_at in rows]
-    seconds = max(done_at for _, done_at in rows) - min(started_at.values())
-    return seconds, start_latencies, end_to_end
+    rows = await asyncio.to_thread(done_rows, prefix)
+    for order_id, first_step_at, done_at in rows:
+        latencies.end_to_end.append(done_at - started_at[order_id])
+        latencies.to_first_step.append(first_step_at - started_at[order_id])
+        latencies.steps.append(done_at - first_step_at)
+    seconds = max(done_at for *_, done_at in rows) - min(started_at.values())
+    return seconds, latencies
 
 
 def cpu_sample(side: Side) -> dict[str, float]:
@@ -197,7 +248,7 @@ def cpu_sample(side: Side) -> dict[str, float]:
 
 def measure(side: Side, count: int, starters: int, timeout: float, record: bool) -> None:
     before_cpu, before_invocations = cpu_sample(side), invocations(side) if side.kind != "dbos" else 0
-    seconds, start_latencies, end_to_end = asyncio.run(one_round(side, count, starters, timeout))
+    seconds, latencies = asyncio.run(one_round(side, count, starters, timeout))
     if not record:
         return
     for part, value in cpu_sample(side).items():
@@ -206,9 +257,26 @@ def measure(side: Side, count: int, starters: int, timeout: float, record: bool)
         side.invocations += invocations(side) - before_invocations
     side.workflows += count
     side.seconds += seconds
-    side.start_latencies += start_latencies
-    side.end_to_end += end_to_end
-    print(f"  {side.name}: {count / seconds:.0f} workflows/s, end-to-end p50 {percentile(end_to_end, 50):.0f} ms")
+    side.latencies += latencies
+    p50 = percentile(latencies.end_to_end, 50)
+    print(f"  {side.name}: {count / seconds:.0f} workflows/s, end-to-end p50 {p50:.0f} ms")
+
+
+def measure_paced(side: Side, count: int, rate: float, timeout: float) -> None:
+    _, latencies = asyncio.run(one_round(side, count, 0, timeout, rate=rate))
+    side.paced += latencies
+    print(
+        f"  {side.name}: {rate:.0f} workflows/s offered, end-to-end p50 {percentile(latencies.end_to_end, 50):.0f} ms"
+    )
+
+
+def round_order(measured: list[Side], control: Side | None, number: int) -> list[Side]:
+    """The sides in round ``number``'s order: reversed every other round, the DBOS control in the middle."""
+    order = measured if number % 2 == 0 else measured[::-1]
+    if control is not None:  # keep the two DBOS runs apart, so they see different moments
+        order = [s for s in order if s is not control]
+        order.insert(len(order) // 2, control)
+    return order
 
 
 def create_databases() -> Callable[[], None]:
@@ -231,12 +299,14 @@ def create_databases() -> Callable[[], None]:
 def sides_from(names: list[str]) -> list[Side]:
     sides = []
     for name in names:
+        name, _, variant = name.partition(":")
+        extra = dict(v.split("=", 1) for v in variant.split("+") if v)
         kind, _, server = name.partition("-")
         if kind == "dbos":
             sides.append(Side(f"DBOS, {server or 'uvicorn'}", "dbos", server or "uvicorn"))
         else:
             label = {"restate": "django-restate", "bare": "bare SDK"}[kind]
-            sides.append(Side(f"{label}, {server}", kind, server))
+            sides.append(Side(f"{label}, {server}{' ' + variant if variant else ''}", kind, server, extra_env=extra))
     return sides
 
 
@@ -249,10 +319,17 @@ def main() -> None:
     parser.add_argument(
         "--sides",
         default="restate-uvicorn,restate-hypercorn,restate-granian,bare-uvicorn,bare-hypercorn,bare-granian,dbos",
-        help="kind-server pairs; kind is restate, bare or dbos (dbos runs under uvicorn)",
+        help="kind-server pairs; kind is restate, bare or dbos (dbos runs under uvicorn); a pair may end in "
+        "':NAME=value+NAME=value', environment for that side's processes (its restate-server's too), to compare "
+        "settings side by side",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds a round may take")
     parser.add_argument("--limit", type=int, default=INVOCATIONS_LIMIT, help="workflows each side runs at once")
+    parser.add_argument("--paced-rounds", type=int, default=2, help="open-loop rounds at the same offered load")
+    parser.add_argument("--paced-workflows", type=int, default=500, help="workflows per open-loop round and side")
+    parser.add_argument(
+        "--paced-share", type=float, default=0.5, help="the open-loop rate, as a share of DBOS's closed-loop throughput"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write bench/RESULTS.md")
     options = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))  # so the servers are stopped too
@@ -273,13 +350,15 @@ def main() -> None:
             for side in sides:
                 measure(side, options.warmup, options.starters, options.timeout, record=False)
             for number in range(options.rounds):
-                order = measured if number % 2 == 0 else measured[::-1]
-                if control is not None:  # keep the two DBOS runs apart, so they see different moments
-                    order = [s for s in order if s is not control]
-                    order.insert(len(order) // 2, control)
                 print(f"round {number + 1}")
-                for side in order:
+                for side in round_order(measured, control, number):
                     measure(side, options.workflows, options.starters, options.timeout, record=True)
+            if dbos is not None and control is not None and options.paced_rounds:
+                rate = options.paced_share * pooled(dbos, control).throughput
+                for number in range(options.paced_rounds):
+                    print(f"open-loop round {number + 1}")
+                    for side in round_order(measured, control, number):
+                        measure_paced(side, options.paced_workflows, rate, options.timeout)
     finally:
         destroy()
     markdown = report(measured, dbos, control, options, load_before)
@@ -288,28 +367,49 @@ def main() -> None:
         write_section("workflow_bench", markdown)
 
 
+def pooled(dbos: Side, control: Side) -> Side:
+    """Both DBOS runs as one side: the reference the other sides are compared with."""
+    reference = Side("DBOS", "dbos", dbos.server)
+    reference.workflows = dbos.workflows + control.workflows
+    reference.seconds = dbos.seconds + control.seconds
+    reference.latencies += dbos.latencies
+    reference.latencies += control.latencies
+    reference.paced += dbos.paced
+    reference.paced += control.paced
+    return reference
+
+
+#: The latency columns of both tables; end to end = to the first step + first to last step.
+LATENCY_HEADERS = ["start p50 ms", "to first step p50 ms", "first to last step p50 ms", "end-to-end p50 ms",
+                   "end-to-end p99 ms"]  # fmt: skip
+
+
+def latency_cells(latencies: Latencies) -> list[str]:
+    return [
+        f"{percentile(latencies.start, 50):.1f}",
+        f"{percentile(latencies.to_first_step, 50):.1f}",
+        f"{percentile(latencies.steps, 50):.1f}",
+        f"{percentile(latencies.end_to_end, 50):.0f}",
+        f"{percentile(latencies.end_to_end, 99):.0f}",
+    ]
+
+
 def report(measured: list[Side], dbos: Side | None, control: Side | None, options: argparse.Namespace,
            load_before: float) -> str:  # fmt: skip
-    reference = None
-    if dbos is not None and control is not None:  # both DBOS runs pooled
-        reference = Side("DBOS", "dbos", "uvicorn")
-        reference.workflows = dbos.workflows + control.workflows
-        reference.seconds = dbos.seconds + control.seconds
-        reference.end_to_end = dbos.end_to_end + control.end_to_end
+    reference = pooled(dbos, control) if dbos is not None and control is not None else None
     bare = {side.server: side for side in measured if side.kind == "bare"}
     rows = []
     for side in measured:
-        e2e50, e2e99 = percentile(side.end_to_end, 50), percentile(side.end_to_end, 99)
+        e2e50 = percentile(side.latencies.end_to_end, 50)
         vs_dbos = vs_dbos_p50 = vs_bare = ""
         if reference is not None:
             vs_dbos = f"**{side.throughput / reference.throughput:.2f}x**"
-            vs_dbos_p50 = f"**{e2e50 / percentile(reference.end_to_end, 50):.2f}x**"
+            vs_dbos_p50 = f"**{e2e50 / percentile(reference.latencies.end_to_end, 50):.2f}x**"
         if side.kind == "restate" and side.server in bare:
             vs_bare = f"**{side.throughput / bare[side.server].throughput:.2f}x**"
         per_workflow = side.invocations / side.workflows if side.kind != "dbos" else None
         rows.append([
-            side.name, side.workflows, f"{side.throughput:.0f}",
-            f"{percentile(side.start_latencies, 50):.1f}", f"{e2e50:.0f}", f"{e2e99:.0f}",
+            side.name, side.workflows, f"{side.throughput:.0f}", *latency_cells(side.latencies),
             vs_dbos, vs_dbos_p50, vs_bare, "-" if per_workflow is None else f"{per_workflow:.2f}",
         ])  # fmt: skip
     parts = ["load generator", "Django", "restate-server", "PostgreSQL"]
@@ -318,15 +418,17 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
         for side in measured
         if side is not control
     ]
-    headers = ["side", "workflows", "workflows/s", "start p50 ms", "end-to-end p50 ms", "end-to-end p99 ms"]
+    headers = ["side", "workflows", "workflows/s", *LATENCY_HEADERS]
     headers += ["throughput vs DBOS", "p50 vs DBOS", "throughput vs bare SDK", "endpoint requests per workflow"]
     noise = ""
     if dbos is not None and control is not None:
         noise = (
             f" Noise control: the DBOS side measured twice per round; again / first = "
             f"**{control.throughput / dbos.throughput:.2f}x** throughput, "
-            f"{percentile(control.end_to_end, 50) / percentile(dbos.end_to_end, 50):.2f}x end-to-end p50."
+            f"{percentile(control.latencies.end_to_end, 50) / percentile(dbos.latencies.end_to_end, 50):.2f}x "
+            "end-to-end p50."
         )
+    paced = paced_section(measured, reference, control, options)
     return "\n\n".join(
         [
             "## Durable workflows from a Django view (`python -m bench.workflow_bench`)",
@@ -348,10 +450,36 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
             "CPU milliseconds per workflow during the measured rounds (from /proc; a process and its children; "
             "PostgreSQL counts every backend, other work on the machine included):",
             table(["side", *parts], cpu_rows),
+            *paced,
             f"All processes share the machine ({os.cpu_count()} CPUs, load average {load_before:.1f} before and "
             f"{os.getloadavg()[0]:.1f} after the run).",
         ]
     )
+
+
+def paced_section(measured: list[Side], reference: Side | None, control: Side | None,
+                  options: argparse.Namespace) -> list[str]:  # fmt: skip
+    """The open-loop rounds: every side offered the same starts per second."""
+    if reference is None or control is None or not reference.paced.end_to_end:
+        return []
+    rate = options.paced_share * reference.throughput
+    reference_p50 = percentile(reference.paced.end_to_end, 50)
+    rows = [
+        [side.name, len(side.paced.end_to_end), *latency_cells(side.paced),
+         f"**{percentile(side.paced.end_to_end, 50) / reference_p50:.2f}x**"]
+        for side in measured
+    ]  # fmt: skip
+    dbos = next(side for side in measured if side.kind == "dbos" and side is not control)
+    noise = percentile(control.paced.end_to_end, 50) / percentile(dbos.paced.end_to_end, 50)
+    return [
+        f"The same workflows at the same offered load, open loop: one start every {1000 / rate:.1f} ms "
+        f"({rate:.0f} workflows/s, {options.paced_share:g} of DBOS's throughput above) whatever the answers, "
+        f"{options.paced_rounds} rounds of {options.paced_workflows} per side. With the closed-loop starters "
+        "above every side runs as fast as it can, so its end-to-end latency is how many workflows it lets in "
+        "at once over its throughput; here no side is pushed past what it can do. Noise control: DBOS again "
+        f"/ first = {noise:.2f}x end-to-end p50.",
+        table(["side", "workflows", *LATENCY_HEADERS, "p50 vs DBOS"], rows),
+    ]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ CRUNCH_ROUNDS = 1000  # the CPU step: about half a millisecond of hashing
 
 def insert_order(order_id: str) -> None:
     """Step 1: one INSERT (idempotent, so a retried step inserts once)."""
-    Order.objects.bulk_create([Order(order_id=order_id)], ignore_conflicts=True)
+    Order.objects.bulk_create([Order(order_id=order_id, first_step_at=time.time())], ignore_conflicts=True)
 
 
 def crunch(order_id: str) -> str:
