@@ -50,7 +50,7 @@ from django_restate.client import client  # noqa: E402
 from django_restate.deployments import register  # noqa: E402
 from django_restate.tasks.restate_services import DjangoTask  # noqa: E402
 from django_restate.testing.asgi_servers import server_command  # noqa: E402
-from django_restate.testing.server import RestateServer, free_port, wait_for_http  # noqa: E402
+from django_restate.testing.server import RestateServer, free_port, stop_group, wait_for_http  # noqa: E402
 
 BENCH_DB = "django_restate_bench_tasks"
 IN_FLIGHT = 32
@@ -86,7 +86,9 @@ def database_url(name: str) -> str:
 
 
 def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+    # A session of its own, so that stopping it reaches a server's worker processes too.
+    env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
 async def closed_loop(side: str, count: int, one: Any) -> Run:
@@ -228,8 +230,7 @@ def main() -> None:
                     totals[name].add(run)
     finally:
         for process in processes:
-            process.terminate()
-            process.wait(20)
+            stop_group(process)
         close_other_sessions()
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

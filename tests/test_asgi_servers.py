@@ -71,3 +71,31 @@ def test_served_killed_and_started_again_on_the_same_port(server: str, tmp_path:
         gone(django)
     finally:
         replica.kill()
+
+
+def test_stop_group_stops_a_server_and_the_worker_it_left_behind():
+    """A server that exits on SIGTERM but leaves a child running (granian's worker, once the SDK
+    has taken SIGTERM over): the child goes too, and the server is reaped."""
+    import subprocess
+
+    from django_restate.testing.server import stop_group
+
+    script = 'sleep 60 & echo $!; trap "exit 0" TERM; wait'
+    server = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, start_new_session=True)
+    assert server.stdout is not None
+    worker = int(server.stdout.readline())
+    os.kill(worker, 0)  # running
+    assert server.poll() is None
+
+    stop_group(server, timeout=5)
+
+    assert server.returncode == 0  # it exited on SIGTERM, and was reaped
+
+    def worker_gone() -> None:  # or a zombie, until init reaps the orphan
+        try:
+            state = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return
+        assert state == "Z", f"the worker is still running ({state})"
+
+    eventually(worker_gone, timeout=5)

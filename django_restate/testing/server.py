@@ -107,6 +107,19 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def stop_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    """Send ``sig`` to a server started with ``start_new_session``, give it ``timeout`` seconds to
+    exit, then :func:`kill_group` whatever of its group is left, even after it exited (a worker
+    process a server left behind). For servers whose children have nothing to flush: a benchmark's
+    ASGI servers, not a restate-server, whose binary may still be shutting down when its launcher
+    exits."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout)
+    kill_group(process)
+
+
 class RestateServer:
     """One restate-server process. ``restart()`` keeps the data dir, as a crash would.
 
