@@ -80,7 +80,7 @@ def test_stop_group_stops_a_server_and_the_worker_it_left_behind():
 
     from django_restate.testing.server import stop_group
 
-    script = 'sleep 60 & echo $!; trap "exit 0" TERM; wait'
+    script = 'trap "exit 0" TERM; sleep 60 & echo $!; wait'  # the trap is set before the pid is read
     server = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, start_new_session=True)
     assert server.stdout is not None
     worker = int(server.stdout.readline())
