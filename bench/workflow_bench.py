@@ -29,7 +29,8 @@ A side may carry settings to compare (``restate-granian:RESTATE_DEFAULT_NUM_PART
 environment of its Django process and its restate-server.
 
 Measured per side: throughput (first start to last done), start latency (the POST), end-to-end
-latency (start to the row's ``done_at``), CPU per workflow of the Django process, restate-server
+latency (start to the row's ``done_at``) and its two parts (start to the first step's
+``first_step_at``, and from there to ``done_at``), CPU per workflow of the Django process, restate-server
 and PostgreSQL (from /proc; PostgreSQL's counts every backend), and the requests Restate made to
 the endpoint per workflow (counted by a wrapper around the ASGI app).
 """
