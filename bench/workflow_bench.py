@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import statistics
@@ -94,8 +95,8 @@ class Latencies:
     steps: list[float] = field(default_factory=list)
 
     def __iadd__(self, other: Latencies) -> Latencies:
-        for name in ("start", "end_to_end", "to_first_step", "steps"):
-            getattr(self, name).extend(getattr(other, name))
+        for sample in dataclasses.fields(self):
+            getattr(self, sample.name).extend(getattr(other, sample.name))
         return self
 
 
@@ -295,13 +296,18 @@ def sides_from(names: list[str]) -> list[Side]:
     sides = []
     for name in names:
         name, _, variant = name.partition(":")
-        extra = dict(v.split("=", 1) for v in variant.split("+") if v)
+        settings = [pair for pair in variant.split("+") if pair]
+        if any("=" not in pair for pair in settings):
+            sys.exit(f"--sides: {variant!r} is not NAME=value settings joined by '+'")
+        extra = dict(pair.split("=", 1) for pair in settings)
+        suffix = f" {variant}" if variant else ""
         kind, _, server = name.partition("-")
         if kind == "dbos":
-            sides.append(Side(f"DBOS, {server or 'uvicorn'}", "dbos", server or "uvicorn"))
+            server = server or "uvicorn"
+            sides.append(Side(f"DBOS, {server}{suffix}", "dbos", server, extra_env=extra))
         else:
             label = {"restate": "django-restate", "bare": "bare SDK"}[kind]
-            sides.append(Side(f"{label}, {server}{' ' + variant if variant else ''}", kind, server, extra_env=extra))
+            sides.append(Side(f"{label}, {server}{suffix}", kind, server, extra_env=extra))
     return sides
 
 
@@ -428,7 +434,7 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
             f"{percentile(control.latencies.end_to_end, 50) / percentile(dbos.latencies.end_to_end, 50):.2f}x "
             "end-to-end p50."
         )
-    paced = paced_section(measured, reference, control, options)
+    paced = paced_section(measured, dbos, control, reference, options)
     return "\n\n".join(
         [
             "## Durable workflows from a Django view (`python -m bench.workflow_bench`)",
@@ -458,10 +464,10 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
     )
 
 
-def paced_section(measured: list[Side], reference: Side | None, control: Side | None,
+def paced_section(measured: list[Side], dbos: Side | None, control: Side | None, reference: Side | None,
                   options: argparse.Namespace) -> list[str]:  # fmt: skip
     """The open-loop rounds: every side offered the same starts per second."""
-    if reference is None or control is None or not reference.paced.end_to_end:
+    if dbos is None or control is None or reference is None or not reference.paced.end_to_end:
         return []
     rate = options.paced_share * reference.throughput
     reference_p50 = percentile(reference.paced.end_to_end, 50)
@@ -470,7 +476,6 @@ def paced_section(measured: list[Side], reference: Side | None, control: Side | 
          f"**{percentile(side.paced.end_to_end, 50) / reference_p50:.2f}x**"]
         for side in measured
     ]  # fmt: skip
-    dbos = next(side for side in measured if side.kind == "dbos" and side is not control)
     noise = percentile(control.paced.end_to_end, 50) / percentile(dbos.paced.end_to_end, 50)
     return [
         f"The same workflows at the same offered load, open loop: one start every {1000 / rate:.1f} ms "
