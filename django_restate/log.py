@@ -36,7 +36,7 @@ class InvocationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not super().filter(record):
             return False
-        context = _current()
+        context = current_invocation()
         if context is None:
             for name in FIELDS:
                 if not hasattr(record, name):
@@ -55,7 +55,9 @@ class InvocationFilter(logging.Filter):
         return True
 
 
-def _current() -> Any:
+def current_invocation() -> Any:
+    """The SDK context of the invocation this code runs in (its handler, or a ``ctx.run`` action in
+    the thread the SDK copied its context variables into); ``None`` outside any."""
     try:
         return current_context()
     except LookupError:  # outside any invocation

@@ -89,12 +89,9 @@ def current_invocation_id() -> str | None:
 
     The SDK copies its context variables into the worker thread that runs a sync action.
     """
-    from restate.server_context import current_context
+    from .log import current_invocation
 
-    try:
-        ctx = current_context()
-    except LookupError:
-        return None
+    ctx = current_invocation()
     if ctx is None:
         return None
     return str(ctx.request().id)
