@@ -63,6 +63,29 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
         )
     problems.extend(check_endpoint_path())
     problems.extend(check_tracing())
+    problems.extend(check_backpressure())
+    return problems
+
+
+def check_backpressure() -> list[Error | Warning]:
+    limit, timeout = restate_settings.BACKPRESSURE, restate_settings.BACKPRESSURE_TIMEOUT
+    problems: list[Error | Warning] = []
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        problems.append(
+            Error(
+                f"RESTATE['BACKPRESSURE'] must be None or a whole number of invocations >= 1, not {limit!r}.",
+                hint="Leave it out (sends never wait), or write e.g. 12: see docs/serving.md for how to choose it.",
+                id="django_restate.E009",
+            )
+        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        problems.append(
+            Error(
+                f"RESTATE['BACKPRESSURE_TIMEOUT'] must be a number of seconds > 0, not {timeout!r}.",
+                hint="The longest a send waits for its turn before it goes anyway, e.g. 2.0.",
+                id="django_restate.E009",
+            )
+        )
     return problems
 
 

@@ -60,6 +60,12 @@ DEFAULTS: dict[str, Any] = {
         "*credential*",
         "x-auth*",
     ],
+    # Backpressure (django_restate.backpressure): with N, a client send (without a delay) made while
+    # this process's endpoint runs N or more invocation attempts waits until one finishes; None never
+    # waits. See docs/serving.md, "Backpressure".
+    "BACKPRESSURE": None,
+    # The longest (seconds) a send waits for its turn under BACKPRESSURE; then it is sent anyway.
+    "BACKPRESSURE_TIMEOUT": 2.0,
     # The transactional outbox (django_restate.outbox): run a relay inside the ASGI application
     # (started and stopped with its lifespan); False when `manage.py restate_relay` runs elsewhere.
     "OUTBOX_RELAY": True,

@@ -216,11 +216,13 @@ def is_terminal(exc: BaseException) -> bool:
 
 
 def invocation_context_managers() -> list[ContextManagerFactory]:
-    """What wraps every invocation attempt: its span when tracing is on (:mod:`django_restate.tracing`,
+    """What wraps every invocation attempt: its count in this process's backpressure
+    (:mod:`django_restate.backpressure`), its span when tracing is on (:mod:`django_restate.tracing`,
     decided when the endpoint is built), database connection hygiene, and the signals."""
     from . import tracing
+    from .backpressure import counted_attempt
 
-    managers: list[ContextManagerFactory] = [django_connections, invocation_signals]
+    managers: list[ContextManagerFactory] = [counted_attempt, django_connections, invocation_signals]
     if tracing.enabled():
         managers.insert(0, tracing.invocation_span)
     return managers

@@ -88,6 +88,18 @@ def test_tracing_is_none_true_or_false():
     assert ids(RESTATE={**GOOD, "TRACING": False}, DEBUG=True) == []
 
 
+@pytest.mark.parametrize(
+    "bad", [{"BACKPRESSURE": 0}, {"BACKPRESSURE": "12"}, {"BACKPRESSURE": True}, {"BACKPRESSURE": 2.5},
+            {"BACKPRESSURE_TIMEOUT": 0}, {"BACKPRESSURE_TIMEOUT": "2"}, {"BACKPRESSURE_TIMEOUT": None}],
+)  # fmt: skip
+def test_backpressure_is_a_count_and_its_timeout_seconds(bad):
+    assert ids(RESTATE={**GOOD, **bad}, DEBUG=True) == ["django_restate.E009"]
+
+
+def test_backpressure_set_right_is_clean():
+    assert ids(RESTATE={**GOOD, "BACKPRESSURE": 12, "BACKPRESSURE_TIMEOUT": 0.5}, DEBUG=True) == []
+
+
 def test_tracing_forced_on_without_opentelemetry(monkeypatch):
     from django_restate import tracing
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from .. import _http, tracing
+from ..backpressure import backpressure
 from ..conf import restate_settings
 from ..exceptions import (
     HandlerError,
@@ -89,11 +90,15 @@ class HttpTransport:
 
     def send(self, request: Request) -> Accepted:
         path = _send_path(request)
+        if request.delay is None:
+            backpressure.wait_turn()
         response = self.request("POST", path, request.target, content=request.body, headers=_headers(request))
         return _accepted(response)
 
     async def asend(self, request: Request) -> Accepted:
         path = _send_path(request)
+        if request.delay is None:
+            await backpressure.await_turn()
         response = await self.arequest("POST", path, request.target, content=request.body, headers=_headers(request))
         return _accepted(response)
 

@@ -3,6 +3,9 @@ handler can (sync ORM in durable steps, async ORM in the handler, an atomic step
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import restate
 from django.db.models import F
 from pydantic import BaseModel, Field
@@ -127,3 +130,14 @@ class RuntimeApproval(Workflow):
 
     async def status(self, ctx: restate.WorkflowSharedContext) -> str:
         return await ctx.get("status") or "not started"
+
+
+#: What lets RuntimeGate.hold return, by gate name: the live server runs in the test's process.
+GATES: dict[str, threading.Event] = {}
+
+
+class RuntimeGate(Service):
+    """Keeps its invocation attempt running until the test opens the gate (at most 30 s)."""
+
+    async def hold(self, ctx: restate.Context, gate: str) -> bool:
+        return await asyncio.to_thread(GATES.setdefault(gate, threading.Event()).wait, 30)
