@@ -26,7 +26,8 @@ loop, every side runs flat out and its latency is how much it lets in at once ov
 open loop, below every side's limit, is the latency a workflow sees at a load both can carry.
 
 A side may carry settings to compare (``restate-granian:RESTATE_DEFAULT_NUM_PARTITIONS=8``): the
-environment of its Django process and its restate-server.
+environment of its Django process and its restate-server. ``BENCH_BACKPRESSURE=N`` sets
+``RESTATE["BACKPRESSURE"]`` (``bench/workflow_settings.py``); the default sides include granian with 24.
 
 Measured per side: throughput (first start to last done), start latency (the POST), end-to-end
 latency (start to the row's ``done_at``) and its two parts (start to the first step's
@@ -319,7 +320,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="workflows per side before measuring")
     parser.add_argument(
         "--sides",
-        default="restate-uvicorn,restate-hypercorn,restate-granian,bare-uvicorn,bare-hypercorn,bare-granian,dbos",
+        default="restate-uvicorn,restate-hypercorn,restate-granian,restate-granian:BENCH_BACKPRESSURE=24,"
+        "bare-uvicorn,bare-hypercorn,bare-granian,dbos",
         help="kind-server pairs; kind is restate, bare or dbos (dbos runs under uvicorn); a pair may end in "
         "':NAME=value+NAME=value', environment for that side's processes (its restate-server's too), to compare "
         "settings side by side",
@@ -450,7 +452,9 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
             f"to the row's `done_at`. DBOS runs at most {options.limit} workflows at once "
             "(`max_executor_threads`); restate-server gets the same number as its "
             "`worker.invoker.concurrent-invocations-limit`, which it counts per partition (24), so it does not "
-            "bind. Targets (issue 15), for the recommended stack: "
+            "bind. A side ending in `BENCH_BACKPRESSURE=N` runs with `RESTATE[\"BACKPRESSURE\"] = N`: a send waits "
+            "while N invocation attempts run in the process (docs/serving.md, \"Backpressure\"). "
+            "Targets (issue 15), for the recommended stack: "
             ">= 2.0x DBOS throughput, "
             "<= 0.5x its end-to-end p50, >= 0.95x the bare SDK's throughput on the same server." + noise,
             table(headers, rows),

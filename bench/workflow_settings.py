@@ -19,5 +19,7 @@ SILENCED_SYSTEM_CHECKS = ["django_restate.W001"]  # request signing is not what 
 RESTATE = {
     "INGRESS_URL": os.environ.get("RESTATE_INGRESS_URL", "http://127.0.0.1:8080"),
     "ADMIN_URL": os.environ.get("RESTATE_ADMIN_URL", "http://127.0.0.1:9070"),
+    # A side ':BENCH_BACKPRESSURE=N' holds sends back while N invocations run (docs/serving.md).
+    "BACKPRESSURE": int(os.environ["BENCH_BACKPRESSURE"]) if os.environ.get("BENCH_BACKPRESSURE") else None,
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
