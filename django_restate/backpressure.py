@@ -31,6 +31,10 @@ from contextlib import asynccontextmanager, suppress
 from .conf import restate_settings
 from .log import current_invocation
 
+#: Seconds between a waiting send's looks at whether it is first in line with room to go, for when
+#: no attempt finishes here to wake it.
+LOOK_AGAIN = 0.05
+
 
 class _Waiter:
     """A send waiting for its turn, woken from whichever thread finishes an attempt."""
@@ -52,14 +56,16 @@ class _Waiter:
         if self._future is not None and not self._future.done():
             self._future.set_result(None)
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
+        """Whether it was woken within ``timeout`` seconds."""
         assert self._event is not None
-        self._event.wait(timeout)
+        return self._event.wait(timeout)
 
-    async def await_turn(self, timeout: float) -> None:
+    async def await_turn(self, timeout: float) -> bool:
         assert self._future is not None
         with suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        return self._future.done()
 
 
 class Backpressure:
@@ -103,6 +109,16 @@ class Backpressure:
             self._waiting.append(waiter)
             return waiter
 
+    def _first_with_room(self, waiter: _Waiter) -> bool:
+        """Take ``waiter`` off the queue if it is first and fewer than the limit run: what the sends
+        let go before it started elsewhere (another replica), so no finish here will wake it."""
+        limit = _limit()
+        with self._lock:
+            if self._waiting and self._waiting[0] is waiter and (limit is None or self._running < limit):
+                self._waiting.popleft()
+                return True
+            return False
+
     def _give_up(self, waiter: _Waiter) -> None:
         with self._lock, suppress(ValueError):  # woken meanwhile
             self._waiting.remove(waiter)
@@ -113,8 +129,11 @@ class Backpressure:
         if waiter is None:
             return 0.0
         began = time.monotonic()
+        deadline = began + _timeout()
         try:
-            waiter.wait(_timeout())
+            while not waiter.wait(min(LOOK_AGAIN, max(0.0, deadline - time.monotonic()))):
+                if self._first_with_room(waiter) or time.monotonic() >= deadline:
+                    break
         finally:
             self._give_up(waiter)
         return time.monotonic() - began
@@ -125,8 +144,11 @@ class Backpressure:
         if waiter is None:
             return 0.0
         began = time.monotonic()
+        deadline = began + _timeout()
         try:
-            await waiter.await_turn(_timeout())
+            while not await waiter.await_turn(min(LOOK_AGAIN, max(0.0, deadline - time.monotonic()))):
+                if self._first_with_room(waiter) or time.monotonic() >= deadline:
+                    break
         finally:
             self._give_up(waiter)
         return time.monotonic() - began
