@@ -344,6 +344,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("This benchmark runs on PostgreSQL (DBOS's system database): set DATABASE_URL to a postgres:// URL.")
     sides = sides_from(options.sides.split(","))
+    check_connections(sides, options.limit)
     dbos = next((side for side in sides if side.kind == "dbos"), None)
     control = Side(f"{dbos.name}, again", "dbos", dbos.server) if dbos else None
     load_before = os.getloadavg()[0]
@@ -373,6 +374,26 @@ def main() -> None:
     print(markdown)
     if not options.no_write:
         write_section("workflow_bench", markdown)
+
+
+#: PostgreSQL connections a Restate side can hold at once (CONN_MAX_AGE: one per step thread and
+#: request thread that touched the ORM); a DBOS side holds one per executor thread and its pool's.
+RESTATE_SIDE_CONNECTIONS = 12
+DBOS_POOL_CONNECTIONS = 25
+
+
+def check_connections(sides: list[Side], limit: int) -> None:
+    """Refuse to start a run PostgreSQL cannot serve: it would fail halfway, "too many clients"."""
+    needed = sum(limit + DBOS_POOL_CONNECTIONS if s.kind == "dbos" else RESTATE_SIDE_CONNECTIONS for s in sides) + 5
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        available = int(cursor.fetchone()[0])
+    if available < needed:
+        sys.exit(
+            f"These sides may hold up to {needed} PostgreSQL connections at once and max_connections is "
+            f"{available}: raise it (ALTER SYSTEM SET max_connections = {needed}; then restart PostgreSQL), "
+            "or run fewer sides."
+        )
 
 
 def pooled(dbos: Side, control: Side) -> Side:
