@@ -17,6 +17,7 @@ from demo_project.shop.restate_services import Greeter
 from django_restate import backpressure as backpressure_module
 from django_restate.backpressure import Backpressure, backpressure, counted_attempt
 from django_restate.client import client
+from django_restate.conf import DEFAULTS
 from django_restate.testing import eventually
 from tests.runtime_app.restate_services import GATES, RuntimeGate
 
@@ -44,12 +45,24 @@ def waiting_in_thread(gate: Backpressure) -> threading.Event:
     return went
 
 
-def test_off_by_default_a_send_never_waits():
+def two_waiting(gate: Backpressure) -> tuple[threading.Event, threading.Event]:
+    """One attempt running (the limit, 1), and two sends waiting in the order they came."""
+    gate.started()
+    first = waiting_in_thread(gate)
+    eventually(lambda: gate.waiting == 1)
+    second = waiting_in_thread(gate)
+    eventually(lambda: gate.waiting == 2)
+    return first, second
+
+
+def test_off_a_send_never_waits():
+    assert DEFAULTS["BACKPRESSURE"] is None
     gate = Backpressure()
     for _ in range(100):
         gate.started()
-    assert gate.wait_turn() == 0.0
-    assert asyncio.run(gate.await_turn()) == 0.0
+    with limited(None):
+        assert gate.wait_turn() == 0.0
+        assert asyncio.run(gate.await_turn()) == 0.0
 
 
 def test_below_the_limit_a_send_goes_at_once():
@@ -63,11 +76,7 @@ def test_below_the_limit_a_send_goes_at_once():
 def test_at_the_limit_a_send_waits_for_an_attempt_to_finish_and_one_goes_per_finish(only_finishes_wake):
     gate = Backpressure()
     with limited(1):
-        gate.started()
-        first = waiting_in_thread(gate)
-        eventually(lambda: gate.waiting == 1)
-        second = waiting_in_thread(gate)
-        eventually(lambda: gate.waiting == 2)
+        first, second = two_waiting(gate)
         assert not first.wait(0.1)
 
         gate.finished()
@@ -83,11 +92,7 @@ def test_at_the_limit_a_send_waits_for_an_attempt_to_finish_and_one_goes_per_fin
 def test_a_send_queues_behind_those_already_waiting(only_finishes_wake):
     gate = Backpressure()
     with limited(1):
-        gate.started()
-        first = waiting_in_thread(gate)
-        eventually(lambda: gate.waiting == 1)
-        second = waiting_in_thread(gate)
-        eventually(lambda: gate.waiting == 2)
+        first, second = two_waiting(gate)
         gate.finished()
         assert first.wait(5)
         gate.started()  # first's invocation arrives
@@ -109,11 +114,7 @@ def test_first_in_line_goes_when_there_is_room_though_nothing_finishes_here():
     the next one, which goes once it finds itself first with room."""
     gate = Backpressure()
     with limited(1):
-        gate.started()
-        first = waiting_in_thread(gate)
-        eventually(lambda: gate.waiting == 1)
-        second = waiting_in_thread(gate)
-        eventually(lambda: gate.waiting == 2)
+        first, second = two_waiting(gate)
         gate.finished()
         assert first.wait(5)
         assert second.wait(5)  # first's invocation never arrived here, and nothing else finished
@@ -144,13 +145,19 @@ def test_a_send_goes_anyway_after_the_timeout_and_leaves_the_queue():
         assert gate.waiting == 0
 
 
-def test_an_async_send_is_woken_from_another_thread():
+async def queued(gate: Backpressure) -> asyncio.Future[float]:
+    """An async send's wait, once it is in the queue."""
+    waiting = asyncio.ensure_future(gate.await_turn())
+    while gate.waiting == 0:
+        await asyncio.sleep(0.01)
+    return waiting
+
+
+def test_an_async_send_is_woken_from_another_thread(only_finishes_wake):
     gate = Backpressure()
 
     async def send_when_turn() -> float:
-        waiting = asyncio.ensure_future(gate.await_turn())
-        while gate.waiting == 0:
-            await asyncio.sleep(0.01)
+        waiting = await queued(gate)
         threading.Thread(target=gate.finished).start()
         return await waiting
 
@@ -164,9 +171,7 @@ def test_a_cancelled_async_send_leaves_the_queue():
     gate = Backpressure()
 
     async def cancel_while_waiting() -> None:
-        waiting = asyncio.ensure_future(gate.await_turn())
-        while gate.waiting == 0:
-            await asyncio.sleep(0.01)
+        waiting = await queued(gate)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
