@@ -398,4 +398,4 @@ def test_without_opentelemetry_the_package_works_and_traces_nothing():
     assert done.returncode == 0, done.stderr
     available, enabled, sent, managers = json.loads(done.stdout.strip().splitlines()[-1])
     assert (available, enabled, sent) == (False, False, False)
-    assert managers == ["django_connections", "invocation_signals"]
+    assert managers == ["counted_attempt", "django_connections", "invocation_signals"]
