@@ -16,7 +16,10 @@ Fixtures
 ``restate_live`` (function, needs pytest-django and the database)
     ``restate_live_server`` plus a transactional test database and the
     ``RESTATE`` setting pointed at the test server. Returns a :class:`LiveRestate`.
-    Restate's own state outlives a test: use unique keys per test.
+    Invocations the test started and left unfinished (a delayed send, a handler still retrying)
+    are killed when it ends, so none runs into a later test's database; set
+    ``restate_live.keep_invocations = True`` to leave them. Restate's K/V state outlives a test:
+    use unique keys per test.
 ``restate_mock`` (function, needs pytest-django and the database)
     A :class:`~django_restate.testing.harness.MockRestate`: handler classes run
     in-process, state in the ORM (``INSTALLED_APPS += ["django_restate.testing"]``),
@@ -67,6 +70,26 @@ class LiveRestate:
     server: RestateServer
     django: LiveASGIServer
     admin: AdminAPI
+    #: Leave the invocations this test started and did not finish running after it (killed by default).
+    keep_invocations: bool = False
+
+    def unfinished_invocations(self) -> set[str]:
+        """The ids of the server's invocations that have not completed (scheduled, running, retrying...)."""
+        rows = self.admin.query("SELECT id FROM sys_invocation WHERE status != 'completed'")
+        return {row["id"] for row in rows}
+
+    def kill_invocations_since(self, before: set[str]) -> list[str]:
+        """Kill the unfinished invocations that are not in ``before``; their ids."""
+        from .exceptions import AdminAPIError
+
+        killed = []
+        for invocation_id in sorted(self.unfinished_invocations() - before):
+            try:
+                self.admin.invocation_action(invocation_id, "kill")
+            except AdminAPIError:  # it finished meanwhile
+                continue
+            killed.append(invocation_id)
+        return killed
 
     @property
     def ingress_url(self) -> str:
@@ -183,8 +206,23 @@ def restate_live(
 
     with AdminAPI(restate_server.admin_url) as admin:
         live = LiveRestate(server=restate_server, django=restate_live_server, admin=admin)
+        before = live.unfinished_invocations()
         with override_settings(RESTATE=live.settings()):
             yield live
+        if not live.keep_invocations:
+            _kill_leftovers(live, before)
+
+
+def _kill_leftovers(live: LiveRestate, before: set[str]) -> None:
+    """Kill what the test left running, or warn that it could not (the server stopped by the test)."""
+    import warnings
+
+    from .exceptions import RestateError
+
+    try:
+        live.kill_invocations_since(before)
+    except RestateError as exc:
+        warnings.warn(f"restate_live could not kill the invocations this test left: {exc}", stacklevel=1)
 
 
 # -- the mock, and one test against both backends --------------------------------------------

@@ -274,3 +274,37 @@ def test_the_replay_check_flag_puts_the_real_server_in_always_replay_mode(projec
     monkeypatch.setenv("RESTATE_SERVER_BIN", find_binary(ROOT))
     project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
     project.runpytest_subprocess("-p", "no:cacheprovider", "--restate-replay-check").assert_outcomes(passed=1)
+
+
+@pytest.mark.e2e
+def test_restate_live_kills_what_a_test_left_unfinished(project: pytest.Pytester, monkeypatch) -> None:
+    """A delayed send left by one test is killed when it ends (it would run into a later test's
+    database); with keep_invocations = True it is left scheduled."""
+    project.makepyfile(
+        test_leftovers="""
+        from demo_project.shop.restate_services import Greeter
+        from django_restate.admin_api.sql import quote
+        from django_restate.client import client
+
+        LEFT = {}
+
+        def status(live, invocation_id):
+            rows = live.admin.query(f"SELECT status FROM sys_invocation WHERE id = {quote(invocation_id)}")
+            return [row["status"] for row in rows]
+
+        def test_leaves_one(restate_live):
+            LEFT["killed"] = client.service(Greeter).greet.send("later", delay=600).invocation_id
+            assert status(restate_live, LEFT["killed"]) == ["scheduled"]
+
+        def test_it_was_killed_and_this_one_is_kept(restate_live):
+            assert status(restate_live, LEFT["killed"]) in ([], ["completed"])  # killed: gone, or completed
+            restate_live.keep_invocations = True
+            LEFT["kept"] = client.service(Greeter).greet.send("later", delay=600).invocation_id
+
+        def test_the_kept_one_is_still_scheduled(restate_live):
+            assert status(restate_live, LEFT["kept"]) == ["scheduled"]
+        """,
+    )
+    monkeypatch.setenv("RESTATE_SERVER_BIN", find_binary(ROOT))
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3)
