@@ -78,7 +78,7 @@ def check_backpressure() -> list[Error | Warning]:
                 id="django_restate.E009",
             )
         )
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    if not is_positive_seconds(timeout):
         problems.append(
             Error(
                 f"RESTATE['BACKPRESSURE_TIMEOUT'] must be a number of seconds > 0, not {timeout!r}.",
@@ -228,6 +228,11 @@ def walk_asgi(app: Any, depth: int = 0) -> list[Any]:
         if child is not None and child is not app:
             found.extend(walk_asgi(child, depth + 1))
     return found
+
+
+def is_positive_seconds(value: object) -> bool:
+    """A number of seconds > 0 (an int or a float; not a bool, not a string)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def is_http_url(value: object) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.checks import Error, Tags, Warning, register
 
+from ..checks import is_positive_seconds
 from ..conf import restate_settings
 from .settings import duration
 
@@ -30,7 +31,7 @@ def check_outbox_settings(app_configs: Any = None, **kwargs: Any) -> list[Error 
                 )
             )
     interval = restate_settings.OUTBOX_POLL_INTERVAL
-    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval <= 0:
+    if not is_positive_seconds(interval):
         problems.append(
             Error(
                 f"RESTATE['OUTBOX_POLL_INTERVAL'] must be a number of seconds > 0, not {interval!r}.",
