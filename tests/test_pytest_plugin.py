@@ -308,3 +308,40 @@ def test_restate_live_kills_what_a_test_left_unfinished(project: pytest.Pytester
     monkeypatch.setenv("RESTATE_SERVER_BIN", find_binary(ROOT))
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=3)
+
+
+class _Admin:
+    """Just the two admin calls kill_invocations_since makes, answering as told."""
+
+    def __init__(self, unfinished: list[str], finished_meanwhile: set[str]) -> None:
+        self.unfinished, self.finished_meanwhile, self.killed = unfinished, finished_meanwhile, []
+
+    def query(self, sql: str) -> list[dict[str, str]]:
+        return [{"id": invocation_id} for invocation_id in self.unfinished]
+
+    def invocation_action(self, invocation_id: str, action: str) -> None:
+        from django_restate.exceptions import AdminAPIError
+
+        if invocation_id in self.finished_meanwhile:
+            raise AdminAPIError("PATCH", f"/invocations/{invocation_id}/kill", 404, "not found")
+        self.killed.append((invocation_id, action))
+
+
+def test_only_new_leftovers_are_killed_and_one_that_finished_meanwhile_is_passed_over() -> None:
+    from django_restate.pytest_plugin import LiveRestate
+
+    admin = _Admin(["inv_old", "inv_new", "inv_done"], finished_meanwhile={"inv_done"})
+    live = LiveRestate(server=None, django=None, admin=admin)  # type: ignore[arg-type]
+    assert live.kill_invocations_since({"inv_old"}) == ["inv_new"]
+    assert admin.killed == [("inv_new", "kill")]
+
+
+def test_a_server_that_no_longer_answers_is_a_warning_not_an_error() -> None:
+    from django_restate.admin_api import AdminAPI
+    from django_restate.pytest_plugin import LiveRestate, _kill_leftovers
+    from django_restate.testing.server import free_port
+
+    with AdminAPI(f"http://127.0.0.1:{free_port()}") as admin:
+        live = LiveRestate(server=None, django=None, admin=admin)  # type: ignore[arg-type]
+        with pytest.warns(UserWarning, match="restate_live could not kill the invocations this test left"):
+            _kill_leftovers(live, set())
