@@ -9,9 +9,9 @@ With ``RESTATE["BACKPRESSURE"] = N``, a send (without a delay) made in a process
 is running ``N`` or more invocation attempts waits until one finishes, at most
 ``RESTATE["BACKPRESSURE_TIMEOUT"]`` seconds, then is sent anyway: nothing is refused or lost. A
 send made inside an invocation (from a step) never waits: the attempt it would wait for may be its
-own. Each attempt that
-finishes lets exactly one waiting send go, in the order they came, so what is running stays near
-``N`` however many views are sending.
+own. Each attempt that finishes lets exactly one waiting send go, in the order they came, so what
+is running stays near ``N`` however many views are sending; a send first in line that finds room
+goes without one (what went before it may run on another replica).
 
 It counts what runs in this process only: sends whose invocations run on other replicas, or on a
 deployment elsewhere, pass as long as this process is not busy. Calls (``client.call``) and the
