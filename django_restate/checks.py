@@ -68,7 +68,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
 
 
 def check_backpressure() -> list[Error | Warning]:
-    limit, timeout = restate_settings.BACKPRESSURE, restate_settings.BACKPRESSURE_TIMEOUT
+    limit = restate_settings.BACKPRESSURE
     problems: list[Error | Warning] = []
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         problems.append(
@@ -78,14 +78,8 @@ def check_backpressure() -> list[Error | Warning]:
                 id="django_restate.E009",
             )
         )
-    if not is_positive_seconds(timeout):
-        problems.append(
-            Error(
-                f"RESTATE['BACKPRESSURE_TIMEOUT'] must be a number of seconds > 0, not {timeout!r}.",
-                hint="The longest a send waits for its turn before it goes anyway, e.g. 2.0.",
-                id="django_restate.E009",
-            )
-        )
+    hint = "The longest a send waits for its turn before it goes anyway, e.g. 2.0."
+    problems += seconds_problems("BACKPRESSURE_TIMEOUT", hint, "django_restate.E009")
     return problems
 
 
@@ -230,9 +224,14 @@ def walk_asgi(app: Any, depth: int = 0) -> list[Any]:
     return found
 
 
-def is_positive_seconds(value: object) -> bool:
-    """A number of seconds > 0 (an int or a float; not a bool, not a string)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+def seconds_problems(key: str, hint: str, check: str) -> list[Error | Warning]:
+    """The error ``check`` if ``RESTATE[key]`` is not a number of seconds > 0 (an int or a float;
+    not a bool, not a string)."""
+    value = restate_settings.as_dict()[key]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return []
+    message = f"RESTATE[{key!r}] must be a number of seconds > 0, not {value!r}."
+    return [Error(message, hint=hint, id=check)]
 
 
 def is_http_url(value: object) -> bool:

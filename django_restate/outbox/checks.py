@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.checks import Error, Tags, Warning, register
 
-from ..checks import is_positive_seconds
+from ..checks import seconds_problems
 from ..conf import restate_settings
 from .settings import duration
 
@@ -30,15 +30,7 @@ def check_outbox_settings(app_configs: Any = None, **kwargs: Any) -> list[Error 
                     id="django_restate.E020",
                 )
             )
-    interval = restate_settings.OUTBOX_POLL_INTERVAL
-    if not is_positive_seconds(interval):
-        problems.append(
-            Error(
-                f"RESTATE['OUTBOX_POLL_INTERVAL'] must be a number of seconds > 0, not {interval!r}.",
-                hint="The default is 1.0.",
-                id="django_restate.E020",
-            )
-        )
+    problems += seconds_problems("OUTBOX_POLL_INTERVAL", "The default is 1.0.", "django_restate.E020")
     if "OUTBOX_RETENTION" in values and values["OUTBOX_RETENTION"] is None:
         problems.append(
             Warning(
