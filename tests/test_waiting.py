@@ -86,3 +86,32 @@ def test_aeventually_raises_the_last_failure_after_the_timeout():
     with pytest.raises(AssertionError, match="not yet") as raised:
         asyncio.run(aeventually(Countdown(10**9), timeout=0.05, interval=0.01))
     assert raised.value.__notes__ == ["(still failing after aeventually() waited 0.05s)"]
+
+
+def test_a_check_that_returns_false_means_not_yet():
+    """A condition written as it reads (``lambda: x == 1``) waits until it holds, instead of
+    passing at once whatever it found."""
+    answers = iter([False, False, True])
+    assert eventually(lambda: next(answers), timeout=5, interval=0.001) is True
+    with pytest.raises(AssertionError, match="returned False") as raised:
+        eventually(lambda: False, timeout=0.05, interval=0.01)
+    assert raised.value.__notes__ == ["(still failing after eventually() waited 0.05s)"]
+    assert eventually(lambda: 0, timeout=5) == 0  # only False itself: falsy values are results
+
+
+def test_aeventually_waits_on_false_too():
+    answers = iter([False, True])
+
+    async def check() -> bool:
+        return next(answers)
+
+    assert asyncio.run(aeventually(check, timeout=5, interval=0.001)) is True
+
+
+def test_the_mocks_eventually_runs_what_is_queued_until_a_condition_holds(restate_mock):
+    from demo_project.shop.restate_services import Greeter
+
+    greeted = restate_mock.client.service(Greeter).greet.send("Ada")
+    restate_mock.eventually(lambda: greeted.output() == "Hello, Ada! (3 letters)")
+    with pytest.raises(AssertionError, match="returned False"):
+        restate_mock.eventually(lambda: False, timeout=1)

@@ -45,6 +45,7 @@ from .errors import Deadlock, NestedDrive, WrongContext
 from .faults import FailRun, KillAt
 from .invocation import Invocation
 from .replay import Failure
+from .waiting import not_false
 
 T = TypeVar("T")
 
@@ -289,13 +290,13 @@ class MockRestate(HandlerCalls, RestateTestBackend):
         store.replace_state(spec.name, key, {name: json.dumps(value).encode() for name, value in values.items()})
 
     def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:
-        """Run what is queued, then ``check()``; while it raises AssertionError, let virtual time
+        """Run what is queued, then ``check()``; while it raises AssertionError (or returns ``False``), let virtual time
         pass one timer at a time (up to ``timeout`` seconds of it), as a real server would."""
         deadline = self.now + timeout
         while True:
             self.drain(advance_clock=False)
             try:
-                return check()
+                return not_false(check())
             except AssertionError:
                 if not self._sync(self._fire_next(deadline)):
                     raise

@@ -13,8 +13,10 @@ last failure in one place::
 
     state = eventually(paid, timeout=20)
 
-``check`` signals "not yet" by raising ``AssertionError`` (or one of ``retry_on``); its
-return value is returned. After ``timeout`` seconds the last error is raised as it was,
+``check`` signals "not yet" by raising ``AssertionError`` (or one of ``retry_on``), or by
+returning ``False``, so a condition can be written as it reads,
+``eventually(lambda: Order.objects.filter(paid=True).exists())``; any other return value is
+returned. After ``timeout`` seconds the last error is raised as it was,
 with a note saying how long the test waited, so the failure shows what was last seen.
 """
 
@@ -33,6 +35,19 @@ Errors = type[BaseException] | tuple[type[BaseException], ...]
 __all__ = ["aeventually", "eventually"]
 
 
+class StillFalse(AssertionError):
+    """A check returned ``False``: its condition does not hold yet."""
+
+
+def not_false(result: T) -> T:
+    """``result``, unless it is ``False``: then :class:`StillFalse`, the "not yet" a check written
+    as a condition (``lambda: x == 1``) means. Without it such a check would pass at once, true or
+    not."""
+    if result is False:
+        raise StillFalse("the check returned False")
+    return result
+
+
 def eventually(
     check: Callable[[], T],
     timeout: float = 10.0,
@@ -41,12 +56,12 @@ def eventually(
     retry_on: Errors = AssertionError,
 ) -> T:
     """Call ``check()`` every ``interval`` seconds until it stops raising ``retry_on``
-    (``AssertionError`` by default) and return what it returned. After ``timeout`` seconds,
+    (``AssertionError`` by default) or returning ``False``, and return what it returned. After ``timeout`` seconds,
     raise the last error (with a note of the wait). Other errors propagate at once."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return check()
+            return not_false(check())
         except retry_on as error:
             if time.monotonic() >= deadline:
                 error.add_note(f"(still failing after eventually() waited {timeout:g}s)")
@@ -69,7 +84,7 @@ async def aeventually(
             result = check()
             if inspect.isawaitable(result):
                 result = await result
-            return cast(T, result)
+            return cast(T, not_false(result))
         except retry_on as error:
             if time.monotonic() >= deadline:
                 error.add_note(f"(still failing after aeventually() waited {timeout:g}s)")
