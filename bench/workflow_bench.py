@@ -474,7 +474,8 @@ def report(measured: list[Side], dbos: Side | None, control: Side | None, option
             "(`max_executor_threads`); restate-server gets the same number as its "
             "`worker.invoker.concurrent-invocations-limit`, which it counts per partition (24), so it does not "
             "bind. A side ending in `BENCH_BACKPRESSURE=N` runs with `RESTATE[\"BACKPRESSURE\"] = N`: a send waits "
-            "while N invocation attempts run in the process (docs/serving.md, \"Backpressure\"). "
+            "while N invocations are in flight in the process, running or sent and not started yet "
+            "(docs/serving.md, \"Backpressure\"). "
             "Targets (issue 15), for the recommended stack: "
             ">= 2.0x DBOS throughput, "
             "<= 0.5x its end-to-end p50, >= 0.95x the bare SDK's throughput on the same server." + noise,

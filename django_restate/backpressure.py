@@ -5,18 +5,21 @@ endpoint that runs it shares its CPU between the two. Flat out, a send is cheap 
 not, so each new send lets one more invocation in, and every running invocation's steps wait
 longer behind the others: latency grows with what was let in, not with the work.
 
-With ``RESTATE["BACKPRESSURE"] = N``, a send (without a delay) made in a process whose endpoint
-is running ``N`` or more invocation attempts waits until one finishes, at most
-``RESTATE["BACKPRESSURE_TIMEOUT"]`` seconds, then is sent anyway: nothing is refused or lost. A
-send made inside an invocation (from a step) never waits: the attempt it would wait for may be its
-own. Each attempt that finishes lets exactly one waiting send go, in the order they came, so what
-is running stays near ``N`` however many views are sending; a send first in line that finds room
-goes without one (what went before it may run on another replica).
+With ``RESTATE["BACKPRESSURE"] = N``, a send (without a delay) made in a process with ``N`` or
+more invocations in flight waits until one finishes, at most ``RESTATE["BACKPRESSURE_TIMEOUT"]``
+seconds, then is sent anyway: nothing is refused or lost. In flight are the attempts its endpoint
+runs and the invocations its sends started that have not reached the endpoint yet: counting only
+the first would let a burst of sends through in the moment between a send and its invocation's
+start. A send made inside an invocation (from a step) never waits: the attempt it would wait for
+may be its own. Each attempt that finishes lets exactly one waiting send go, in the order they
+came, so what is running stays near ``N`` however many views are sending; a send first in line
+that finds room goes without one (what went before it may run on another replica).
 
-It counts what runs in this process only: sends whose invocations run on other replicas, or on a
-deployment elsewhere, pass as long as this process is not busy. Calls (``client.call``) and the
-outbox relay's sends are not held back: a call waits for its answer anyway, and the relay sends
-what was already committed.
+It counts what runs in this process only: a sent invocation that has not started here within
+:data:`EXPECT_FOR` seconds runs elsewhere (another replica, another deployment) and stops
+counting, and a process whose endpoint has run no attempt counts no sends. Calls
+(``client.call``) and the outbox relay's sends are not held back: a call waits for its answer
+anyway, and the relay sends what was already committed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from contextlib import asynccontextmanager, suppress
 from .conf import restate_settings
 from .log import current_invocation
 
+#: Seconds a sent invocation counts as in flight here before it starts here; one that has not by then
+#: runs elsewhere (another replica, another deployment) or is late, and stops counting.
+EXPECT_FOR = 0.5
+
 #: Seconds between a waiting send's looks at whether it is first in line with room to go, for when
 #: no attempt finishes here to wake it.
 LOOK_AGAIN = 0.05
@@ -39,9 +46,11 @@ LOOK_AGAIN = 0.05
 class _Waiter:
     """A send waiting for its turn, woken from whichever thread finishes an attempt."""
 
-    __slots__ = ("_event", "_future", "_loop")
+    __slots__ = ("_event", "_future", "_loop", "turn")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        #: Its turn, handed over with the room it takes when it is let go.
+        self.turn: Turn | None = None
         self._loop = loop
         self._future: asyncio.Future[None] | None = loop.create_future() if loop is not None else None
         self._event = threading.Event() if loop is None else None
@@ -68,12 +77,62 @@ class _Waiter:
         return self._future.done()
 
 
+class Turn:
+    """A send let go by :meth:`Backpressure.wait_turn`: counted as in flight here until the ingress
+    names the invocation it started, then until that invocation starts here (or has not within
+    :data:`EXPECT_FOR` seconds: it runs elsewhere). Use it as a context manager around the send, and
+    hand it the ingress's answer with :meth:`sent`; a send that raises stops counting."""
+
+    __slots__ = ("_gate", "_open", "waited")
+
+    def __init__(self, gate: Backpressure | None, waited: float = 0.0) -> None:
+        self._gate = gate
+        self._open = gate is not None
+        #: Seconds the send waited for its turn.
+        self.waited = waited
+
+    def sent(self, invocation_id: str, status: str | None) -> None:
+        """The ingress accepted the send: expect ``invocation_id`` to start here, unless it names an
+        invocation that already existed (``"PreviouslyAccepted"``: nothing new will start)."""
+        if self._open and self._gate is not None:
+            self._open = False
+            self._gate._answered(invocation_id if status != "PreviouslyAccepted" else None)
+
+    def cancel(self) -> None:
+        """Nothing was sent (or nothing the ingress answered): stop counting it."""
+        if self._open and self._gate is not None:
+            self._open = False
+            self._gate._answered(None)
+
+    def __enter__(self) -> Turn:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()  # without an answer by now the send raised: it started nothing
+
+
+#: The turn of a send that is not counted: backpressure is off, or the send never waits.
+UNCOUNTED = Turn(None)
+
+
 class Backpressure:
-    """The attempts running in this process's endpoint, and the sends waiting for one to finish."""
+    """The invocations in flight in this process, and the sends waiting for one to finish.
+
+    In flight: the attempts its endpoint runs, the sends let go that the ingress has not answered
+    yet, and those it answered whose invocation has not started here yet (:data:`EXPECT_FOR`).
+    The sends are counted only once this process's endpoint has run an attempt: a process that
+    serves only views has nothing of its own to protect.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running = 0
+        self._sending = 0
+        # Invocation id -> when its send was answered; in the order they were.
+        self._expected: dict[str, float] = {}
+        # Attempts that started while sends were unanswered: their send's answer may come after.
+        self._arrived: dict[str, float] = {}
+        self._serves = False
         self._waiting: deque[_Waiter] = deque()
 
     @property
@@ -81,77 +140,143 @@ class Backpressure:
         return self._running
 
     @property
+    def in_flight(self) -> int:
+        """Attempts running here, plus sends let go whose invocations have not started here yet."""
+        with self._lock:
+            self._forget(time.monotonic())
+            return self._in_flight()
+
+    @property
     def waiting(self) -> int:
         return len(self._waiting)
 
-    def started(self) -> None:
+    def started(self, invocation_id: str | None = None) -> None:
         with self._lock:
             self._running += 1
+            self._serves = True
+            if invocation_id is not None and self._expected.pop(invocation_id, None) is None and self._sending:
+                self._arrived[invocation_id] = time.monotonic()
 
     def finished(self) -> None:
-        limit = _limit()
         with self._lock:
             self._running -= 1
-            woken = self._waiting.popleft() if self._waiting and (limit is None or self._running < limit) else None
+            woken = self._next_with_room()
         if woken is not None:
             woken.wake()
 
-    def _enqueue(self, loop: asyncio.AbstractEventLoop | None) -> _Waiter | None:
-        """A waiter if this send must wait; ``None`` if it may go now: nothing waits before it and
-        fewer than the limit run."""
+    def _answered(self, invocation_id: str | None) -> None:
+        """A counted send's answer: the invocation to expect, or ``None`` when it started nothing
+        new here to wait for."""
+        with self._lock:
+            self._sending -= 1
+            if invocation_id is not None and self._arrived.pop(invocation_id, None) is None:
+                self._expected[invocation_id] = time.monotonic()
+                return  # as many in flight as before
+            woken = self._next_with_room()
+        if woken is not None:
+            woken.wake()
+
+    def _in_flight(self) -> int:
+        return self._running + self._sending + len(self._expected)
+
+    def _forget(self, now: float) -> None:
+        """Drop the expected invocations that have not started here in time, and the early arrivals
+        no answer came for."""
+        for pending in (self._expected, self._arrived):
+            while pending:
+                oldest = next(iter(pending))
+                if now - pending[oldest] < EXPECT_FOR:
+                    break
+                del pending[oldest]
+
+    def _has_room(self, limit: int | None) -> bool:
+        if limit is None:
+            return True
+        self._forget(time.monotonic())
+        return self._in_flight() < limit
+
+    def _next_with_room(self) -> _Waiter | None:
+        """Let the first waiting send go if there is room for it (under the lock)."""
+        if self._waiting and self._has_room(_limit()):
+            return self._let_go(self._waiting.popleft())
+        return None
+
+    def _let_go(self, waiter: _Waiter) -> _Waiter:
+        """Hand ``waiter``, off the queue, its turn: from now on it counts (under the lock)."""
+        waiter.turn = self._turn()
+        return waiter
+
+    def _turn(self) -> Turn:
+        """The turn of a send that goes now (under the lock)."""
+        if not self._serves:
+            return Turn(None)
+        self._sending += 1
+        return Turn(self)
+
+    def _enqueue(self, loop: asyncio.AbstractEventLoop | None) -> Turn | _Waiter:
+        """The turn if this send may go now (nothing waits before it and there is room), otherwise
+        a waiter in the queue."""
         limit = _limit()
         if limit is None or current_invocation() is not None:
-            return None
+            return UNCOUNTED
         with self._lock:
-            if not self._waiting and self._running < limit:
-                return None
+            if not self._waiting and self._has_room(limit):
+                return self._turn()
             waiter = _Waiter(loop)
             self._waiting.append(waiter)
             return waiter
 
     def _first_with_room(self, waiter: _Waiter) -> bool:
-        """Take ``waiter`` off the queue if it is first and fewer than the limit run: what the sends
-        let go before it started elsewhere (another replica), so no finish here will wake it."""
-        limit = _limit()
+        """Let ``waiter`` go if it is first and there is room: what the sends let go before it ran
+        elsewhere (another replica), so no finish here will wake it."""
         with self._lock:
-            if self._waiting and self._waiting[0] is waiter and (limit is None or self._running < limit):
-                self._waiting.popleft()
+            if self._waiting and self._waiting[0] is waiter and self._has_room(_limit()):
+                self._let_go(self._waiting.popleft())
                 return True
             return False
 
-    def _give_up(self, waiter: _Waiter) -> None:
-        with self._lock, suppress(ValueError):  # woken meanwhile
-            self._waiting.remove(waiter)
+    def _leave(self, waiter: _Waiter, began: float) -> Turn:
+        """``waiter``'s turn: the one it was handed, or (timed out, or cancelled) one it takes now,
+        off the queue, without room."""
+        with self._lock:
+            if waiter.turn is None:
+                self._waiting.remove(waiter)
+                self._let_go(waiter)
+        assert waiter.turn is not None
+        waiter.turn.waited = time.monotonic() - began
+        return waiter.turn
 
-    def wait_turn(self) -> float:
-        """Block until this send may go (or the timeout); the seconds it waited."""
+    def wait_turn(self) -> Turn:
+        """Block until this send may go (or the timeout)."""
         waiter = self._enqueue(None)
-        if waiter is None:
-            return 0.0
+        if isinstance(waiter, Turn):
+            return waiter
         began = time.monotonic()
         deadline = began + _timeout()
         try:
             while not waiter.wait(min(LOOK_AGAIN, max(0.0, deadline - time.monotonic()))):
                 if self._first_with_room(waiter) or time.monotonic() >= deadline:
                     break
-        finally:
-            self._give_up(waiter)
-        return time.monotonic() - began
+        except BaseException:
+            self._leave(waiter, began).cancel()
+            raise
+        return self._leave(waiter, began)
 
-    async def await_turn(self) -> float:
+    async def await_turn(self) -> Turn:
         """The async twin of :meth:`wait_turn`."""
         waiter = self._enqueue(asyncio.get_running_loop())
-        if waiter is None:
-            return 0.0
+        if isinstance(waiter, Turn):
+            return waiter
         began = time.monotonic()
         deadline = began + _timeout()
         try:
             while not await waiter.await_turn(min(LOOK_AGAIN, max(0.0, deadline - time.monotonic()))):
                 if self._first_with_room(waiter) or time.monotonic() >= deadline:
                     break
-        finally:
-            self._give_up(waiter)
-        return time.monotonic() - began
+        except BaseException:  # cancelled
+            self._leave(waiter, began).cancel()
+            raise
+        return self._leave(waiter, began)
 
 
 def _limit() -> int | None:
@@ -170,7 +295,8 @@ backpressure = Backpressure()
 @asynccontextmanager
 async def counted_attempt() -> AsyncIterator[None]:
     """Count one invocation attempt as running in this process while it runs."""
-    backpressure.started()
+    invocation = current_invocation()
+    backpressure.started(invocation.request().id if invocation is not None else None)
     try:
         yield
     finally:

@@ -61,8 +61,9 @@ DEFAULTS: dict[str, Any] = {
         "x-auth*",
     ],
     # Backpressure (django_restate.backpressure): with N, a client send (without a delay) made while
-    # this process's endpoint runs N or more invocation attempts waits until one finishes; None never
-    # waits. See docs/serving.md, "Backpressure".
+    # this process has N or more invocations in flight (attempts its endpoint runs, and those its
+    # sends started that have not reached it yet) waits until one finishes; None never waits. See
+    # docs/serving.md, "Backpressure".
     "BACKPRESSURE": None,
     # The longest (seconds) a send waits for its turn under BACKPRESSURE; then it is sent anyway.
     "BACKPRESSURE_TIMEOUT": 2.0,

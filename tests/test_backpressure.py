@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 
 import pytest
 from django.conf import settings
@@ -15,7 +16,7 @@ from restate.server_context import _restate_context_var
 
 from demo_project.shop.restate_services import Greeter
 from django_restate import backpressure as backpressure_module
-from django_restate.backpressure import Backpressure, backpressure, counted_attempt
+from django_restate.backpressure import Backpressure, Turn, backpressure, counted_attempt
 from django_restate.client import client
 from django_restate.conf import DEFAULTS
 from django_restate.testing import eventually
@@ -33,12 +34,14 @@ def only_finishes_wake(monkeypatch):
     monkeypatch.setattr(backpressure_module, "LOOK_AGAIN", 60.0)
 
 
-def waiting_in_thread(gate: Backpressure) -> threading.Event:
-    """Start a sync send's wait in a thread; the event is set when it may go."""
+def waiting_in_thread(gate: Backpressure, invocation_id: str | None = None) -> threading.Event:
+    """Start a sync send's wait in a thread; the event is set when it may go. The ingress answers
+    at once, with ``invocation_id`` (to be started with ``gate.started(invocation_id)``)."""
     went = threading.Event()
 
     def wait() -> None:
-        gate.wait_turn()
+        with gate.wait_turn() as turn:
+            turn.sent(invocation_id or uuid.uuid4().hex, "Accepted")
         went.set()
 
     threading.Thread(target=wait, daemon=True).start()
@@ -46,11 +49,12 @@ def waiting_in_thread(gate: Backpressure) -> threading.Event:
 
 
 def two_waiting(gate: Backpressure) -> tuple[threading.Event, threading.Event]:
-    """One attempt running (the limit, 1), and two sends waiting in the order they came."""
+    """One attempt running (the limit, 1), and two sends waiting in the order they came, which
+    start invocations "first" and "second"."""
     gate.started()
-    first = waiting_in_thread(gate)
+    first = waiting_in_thread(gate, "first")
     eventually(lambda: gate.waiting == 1)
-    second = waiting_in_thread(gate)
+    second = waiting_in_thread(gate, "second")
     eventually(lambda: gate.waiting == 2)
     return first, second
 
@@ -61,15 +65,15 @@ def test_off_a_send_never_waits():
     for _ in range(100):
         gate.started()
     with limited(None):
-        assert gate.wait_turn() == 0.0
-        assert asyncio.run(gate.await_turn()) == 0.0
+        assert gate.wait_turn().waited == 0.0
+        assert asyncio.run(gate.await_turn()).waited == 0.0
 
 
 def test_below_the_limit_a_send_goes_at_once():
     gate = Backpressure()
     with limited(2):
         gate.started()
-        assert gate.wait_turn() == 0.0
+        assert gate.wait_turn().waited == 0.0
         assert gate.waiting == 0
 
 
@@ -81,7 +85,7 @@ def test_at_the_limit_a_send_waits_for_an_attempt_to_finish_and_one_goes_per_fin
 
         gate.finished()
         assert first.wait(5)  # the one that came first goes first
-        gate.started()  # its invocation arrives
+        gate.started("first")  # its invocation arrives
         assert not second.wait(0.2) and gate.waiting == 1
 
         gate.finished()
@@ -95,7 +99,7 @@ def test_a_send_queues_behind_those_already_waiting(only_finishes_wake):
         first, second = two_waiting(gate)
         gate.finished()
         assert first.wait(5)
-        gate.started()  # first's invocation arrives
+        gate.started("first")  # first's invocation arrives
         newcomer = waiting_in_thread(gate)
         eventually(lambda: gate.waiting == 2)
         assert not newcomer.wait(0.2) and not second.is_set()
@@ -103,21 +107,25 @@ def test_a_send_queues_behind_those_already_waiting(only_finishes_wake):
         gate.finished()
         assert second.wait(5)
         assert not newcomer.wait(0.2)
-        gate.started()
+        gate.started("second")
         gate.finished()
         assert newcomer.wait(5)
         assert gate.waiting == 0
 
 
-def test_first_in_line_goes_when_there_is_room_though_nothing_finishes_here():
+def test_first_in_line_goes_when_there_is_room_though_nothing_finishes_here(monkeypatch):
     """What was let go before it may run on another replica: no attempt will finish here to wake
-    the next one, which goes once it finds itself first with room."""
+    the next one, which goes once it finds itself first with room, when the invocation sent before
+    it is no longer expected here."""
+    monkeypatch.setattr(backpressure_module, "EXPECT_FOR", 0.3)
     gate = Backpressure()
     with limited(1):
         first, second = two_waiting(gate)
         gate.finished()
         assert first.wait(5)
+        began = time.monotonic()
         assert second.wait(5)  # first's invocation never arrived here, and nothing else finished
+        assert time.monotonic() - began >= 0.2  # not before "first" stopped counting
         assert gate.waiting == 0
 
 
@@ -126,11 +134,13 @@ def test_with_nobody_waiting_and_room_a_send_goes_at_once():
     with limited(2):
         gate.started()
         gate.started()
-        first = waiting_in_thread(gate)
+        first = waiting_in_thread(gate, "first")
         eventually(lambda: gate.waiting == 1)
         gate.finished()
         assert first.wait(5)
-        assert gate.wait_turn() == 0.0  # one runs, nobody waits
+        gate.started("first")  # its invocation starts
+        gate.finished()
+        assert gate.wait_turn().waited == 0.0  # one runs, nobody waits
 
 
 def test_a_send_goes_anyway_after_the_timeout_and_leaves_the_queue():
@@ -138,14 +148,14 @@ def test_a_send_goes_anyway_after_the_timeout_and_leaves_the_queue():
     with limited(1, timeout=0.1):
         gate.started()
         began = time.monotonic()
-        waited = gate.wait_turn()
+        waited = gate.wait_turn().waited
         assert 0.1 <= waited <= time.monotonic() - began
         assert gate.waiting == 0
-        assert asyncio.run(gate.await_turn()) >= 0.1
+        assert asyncio.run(gate.await_turn()).waited >= 0.1
         assert gate.waiting == 0
 
 
-async def queued(gate: Backpressure) -> asyncio.Future[float]:
+async def queued(gate: Backpressure) -> asyncio.Future[Turn]:
     """An async send's wait, once it is in the queue."""
     waiting = asyncio.ensure_future(gate.await_turn())
     while gate.waiting == 0:
@@ -159,7 +169,7 @@ def test_an_async_send_is_woken_from_another_thread(only_finishes_wake):
     async def send_when_turn() -> float:
         waiting = await queued(gate)
         threading.Thread(target=gate.finished).start()
-        return await waiting
+        return (await waiting).waited
 
     with limited(1):
         gate.started()
@@ -182,6 +192,35 @@ def test_a_cancelled_async_send_leaves_the_queue():
         assert gate.waiting == 0
 
 
+def test_a_send_let_go_holds_its_room_before_its_thread_runs(only_finishes_wake):
+    """The finish that wakes a waiting send hands it the room: a send that comes in the moment
+    before the woken one runs waits, instead of both going."""
+    gate = Backpressure()
+    with limited(1, timeout=0.1):
+        first, _ = two_waiting(gate)
+        gate.finished()
+        assert gate.in_flight == 1  # first's, whether or not its thread has run yet
+        assert first.wait(5)
+        assert gate.wait_turn().waited >= 0.1  # the newcomer found no room
+
+
+def test_a_send_cancelled_after_it_was_let_go_gives_its_room_back(only_finishes_wake):
+    gate = Backpressure()
+
+    async def cancel_once_let_go() -> None:
+        waiting = await queued(gate)
+        gate.finished()  # hands it the room; it has not run since
+        assert gate.in_flight == 1
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    with limited(1):
+        gate.started()
+        asyncio.run(cancel_once_let_go())
+        assert gate.in_flight == 0 and gate.waiting == 0
+
+
 def test_a_send_from_inside_an_invocation_never_waits():
     """A step's send might wait for its own attempt to finish: it goes at once instead."""
     gate = Backpressure()
@@ -189,9 +228,81 @@ def test_a_send_from_inside_an_invocation_never_waits():
         gate.started()
         token = _restate_context_var.set(object())  # type: ignore[arg-type]
         try:
-            assert gate.wait_turn() == 0.0
+            assert gate.wait_turn().waited == 0.0
         finally:
             _restate_context_var.reset(token)
+
+
+def test_a_send_counts_as_in_flight_until_its_invocation_starts_here_then_once():
+    gate = Backpressure()
+    with limited(2):
+        gate.started()
+        with gate.wait_turn() as turn:
+            assert gate.in_flight == 2  # sent, not answered yet
+            turn.sent("inv_a", "Accepted")
+        assert gate.in_flight == 2  # answered, expected here
+        gate.started("inv_a")
+        assert gate.in_flight == 2 and gate.running == 2  # arrived: counted as running, not twice
+        gate.finished()
+        assert gate.in_flight == 1
+
+
+def test_an_invocation_that_starts_before_its_send_is_answered_counts_once():
+    gate = Backpressure()
+    with limited(3):
+        gate.started()
+        with gate.wait_turn() as turn:
+            gate.started("inv_a")  # restate ran it before the ingress's answer came back
+            assert gate.in_flight == 3
+            turn.sent("inv_a", "Accepted")
+        assert gate.in_flight == 2 and gate.running == 2
+
+
+def test_a_sent_invocation_that_does_not_start_here_stops_counting(monkeypatch):
+    """It runs on another replica, or on a deployment elsewhere: after EXPECT_FOR it no longer
+    holds a turn, and the next send goes."""
+    monkeypatch.setattr(backpressure_module, "EXPECT_FOR", 0.2)
+    gate = Backpressure()
+    with limited(1):
+        gate.started()
+        gate.finished()
+        with gate.wait_turn() as turn:
+            turn.sent("inv_elsewhere", "Accepted")
+        assert gate.in_flight == 1
+        waited = gate.wait_turn().waited
+        assert 0.1 <= waited < 5
+        assert gate.in_flight == 1  # the one that just went
+
+
+class IngressDown(Exception):
+    pass
+
+
+@pytest.mark.parametrize("outcome", ["raises", "previously accepted"])
+def test_a_send_that_starts_nothing_new_stops_counting_and_lets_the_next_go(outcome, only_finishes_wake):
+    gate = Backpressure()
+    with limited(1):
+        gate.started()
+        gate.finished()
+        with pytest.raises(IngressDown) if outcome == "raises" else nullcontext(), gate.wait_turn() as turn:
+            nxt = waiting_in_thread(gate)
+            eventually(lambda: gate.waiting == 1)
+            if outcome == "raises":
+                raise IngressDown
+            turn.sent("inv_workflow_run_before", "PreviouslyAccepted")
+        assert nxt.wait(5)
+        assert gate.waiting == 0 and gate.in_flight == 1  # the next one's
+
+
+def test_a_process_whose_endpoint_has_run_nothing_counts_no_sends():
+    """A process that only serves views: its sends run elsewhere, there is nothing here to protect."""
+    gate = Backpressure()
+    with limited(1):
+        for number in range(5):
+            with gate.wait_turn() as turn:
+                assert turn.waited == 0.0
+                turn.sent(f"inv_{number}", "Accepted")
+        assert gate.in_flight == 0
 
 
 def test_an_attempt_is_counted_while_it_runs_and_uncounted_when_it_fails():
@@ -207,9 +318,10 @@ def test_an_attempt_is_counted_while_it_runs_and_uncounted_when_it_fails():
 
 
 @pytest.mark.e2e
-def test_a_view_send_waits_while_the_endpoint_runs_the_limit(restate_live):
+def test_a_view_send_waits_while_the_endpoint_runs_the_limit(restate_live, monkeypatch):
     """Against a real restate-server: the endpoint serving in this process counts the attempt
     RuntimeGate.hold keeps running, so a send waits until it returns; a delayed send does not wait."""
+    monkeypatch.setattr(backpressure_module, "EXPECT_FOR", 60.0)  # only a match stops a send counting
     name = f"gate-{uuid.uuid4().hex[:8]}"
     GATES[name] = threading.Event()
     sent: list[object] = []
@@ -227,4 +339,6 @@ def test_a_view_send_waits_while_the_endpoint_runs_the_limit(restate_live):
         thread.join(10)
         assert holding.attach() is True
         assert len(sent) == 1 and sent[0].attach() == "Hello, Ada! (3 letters)"
-    eventually(lambda: backpressure.running == 0)
+    # Each send's invocation was matched, by the id the ingress answered, to the attempt that ran
+    # it here: none is left expected.
+    eventually(lambda: backpressure.running == 0 and backpressure.in_flight == 0)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from .. import _http, tracing
-from ..backpressure import backpressure
+from ..backpressure import UNCOUNTED, backpressure
 from ..conf import restate_settings
 from ..exceptions import (
     HandlerError,
@@ -90,17 +90,20 @@ class HttpTransport:
 
     def send(self, request: Request) -> Accepted:
         path = _send_path(request)
-        if request.delay is None:
-            backpressure.wait_turn()
-        response = self.request("POST", path, request.target, content=request.body, headers=_headers(request))
-        return _accepted(response)
+        with backpressure.wait_turn() if request.delay is None else UNCOUNTED as turn:
+            response = self.request("POST", path, request.target, content=request.body, headers=_headers(request))
+            accepted = _accepted(response)
+            turn.sent(*accepted)
+        return accepted
 
     async def asend(self, request: Request) -> Accepted:
         path = _send_path(request)
-        if request.delay is None:
-            await backpressure.await_turn()
-        response = await self.arequest("POST", path, request.target, content=request.body, headers=_headers(request))
-        return _accepted(response)
+        with await backpressure.await_turn() if request.delay is None else UNCOUNTED as turn:
+            headers = _headers(request)
+            response = await self.arequest("POST", path, request.target, content=request.body, headers=headers)
+            accepted = _accepted(response)
+            turn.sent(*accepted)
+        return accepted
 
     def attach(self, address: Address, timeout: float | None = None) -> bytes:
         return self.request("GET", _address_path(address) + "/attach", address.target, timeout=timeout).content
