@@ -28,6 +28,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
+from ..exceptions import RestateError
+
 T = TypeVar("T")
 
 Errors = type[BaseException] | tuple[type[BaseException], ...]
@@ -35,7 +37,7 @@ Errors = type[BaseException] | tuple[type[BaseException], ...]
 __all__ = ["aeventually", "eventually"]
 
 
-class StillFalse(AssertionError):
+class StillFalse(RestateError, AssertionError):
     """A check returned ``False``: its condition does not hold yet."""
 
 
