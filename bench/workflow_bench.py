@@ -27,7 +27,8 @@ open loop, below every side's limit, is the latency a workflow sees at a load bo
 
 A side may carry settings to compare (``restate-granian:RESTATE_DEFAULT_NUM_PARTITIONS=8``): the
 environment of its Django process and its restate-server. ``BENCH_BACKPRESSURE=N`` sets
-``RESTATE["BACKPRESSURE"]`` (``bench/workflow_settings.py``); the default sides include granian with 24.
+``RESTATE["BACKPRESSURE"]`` (``bench/workflow_settings.py``); the default sides include granian
+with 12 (the demo's) and 24.
 
 Measured per side: throughput (first start to last done), start latency (the POST), end-to-end
 latency (start to the row's ``done_at``) and its two parts (start to the first step's
@@ -320,7 +321,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="workflows per side before measuring")
     parser.add_argument(
         "--sides",
-        default="restate-uvicorn,restate-hypercorn,restate-granian,restate-granian:BENCH_BACKPRESSURE=24,"
+        default="restate-uvicorn,restate-hypercorn,restate-granian,restate-granian:BENCH_BACKPRESSURE=12,"
+        "restate-granian:BENCH_BACKPRESSURE=24,"
         "bare-uvicorn,bare-hypercorn,bare-granian,dbos",
         help="kind-server pairs; kind is restate, bare or dbos (dbos runs under uvicorn); a pair may end in "
         "':NAME=value+NAME=value', environment for that side's processes (its restate-server's too), to compare "

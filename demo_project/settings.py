@@ -113,9 +113,9 @@ RESTATE: dict[str, Any] = {
     "ADMIN_URL": os.environ.get("RESTATE_ADMIN_URL", "http://127.0.0.1:9070"),
     "INGRESS_URL": os.environ.get("RESTATE_INGRESS_URL", "http://127.0.0.1:8080"),
     "DEPLOYMENT_URL": os.environ.get("RESTATE_DEPLOYMENT_URL", "http://127.0.0.1:8000/restate"),
-    # One process serves the views and the endpoint: under overload, sends wait while 24 invocation
-    # attempts run here, so what runs finishes first (docs/serving.md, "Backpressure").
-    "BACKPRESSURE": 24,
+    # One process serves the views and the endpoint: under overload, sends wait while 12 invocations
+    # are in flight here, so what runs finishes first (docs/serving.md, "Backpressure").
+    "BACKPRESSURE": 12,
 }
 
 LOGGING = {
