@@ -16,8 +16,9 @@ came, so what is running stays near ``N`` however many views are sending; a send
 that finds room goes without one (what went before it may run on another replica).
 
 It counts what runs in this process only: a sent invocation that has not started here within
-:data:`EXPECT_FOR` seconds runs elsewhere (another replica, another deployment) and stops
-counting, and a process whose endpoint has run no attempt counts no sends. Calls
+:data:`LATE_FACTOR` times as long as this process's own took on average (at most
+:data:`EXPECT_FOR` seconds) most likely runs elsewhere (another replica, another deployment) and
+stops counting, and a process whose endpoint has run no attempt counts no sends. Calls
 (``client.call``) and the outbox relay's sends are not held back: a call waits for its answer
 anyway, and the relay sends what was already committed.
 """
@@ -34,9 +35,19 @@ from contextlib import asynccontextmanager, suppress
 from .conf import restate_settings
 from .log import current_invocation
 
-#: Seconds a sent invocation counts as in flight here before it starts here; one that has not by then
-#: runs elsewhere (another replica, another deployment) or is late, and stops counting.
+#: Seconds a sent invocation is looked for among those that start here; one that has not started by
+#: then runs elsewhere (another replica, another deployment).
 EXPECT_FOR = 0.5
+
+#: It counts as in flight for this many times as long as this process's own sent invocations take,
+#: on average, to start here once the ingress answered (at least :data:`EXPECT_AT_LEAST` seconds,
+#: at most :data:`EXPECT_FOR`): later than that it most likely runs elsewhere, and a place it held
+#: for the whole of EXPECT_FOR would be lost to this process's own work.
+LATE_FACTOR = 8
+EXPECT_AT_LEAST = 0.05
+
+#: The weight of each new start in that average.
+AVERAGE_WEIGHT = 0.1
 
 #: Seconds between a waiting send's looks at whether it is first in line with room to go, for when
 #: no attempt finishes here to wake it.
@@ -79,8 +90,8 @@ class _Waiter:
 
 class Turn:
     """A send let go by :meth:`Backpressure.wait_turn`: counted as in flight here until the ingress
-    names the invocation it started, then until that invocation starts here (or has not within
-    :data:`EXPECT_FOR` seconds: it runs elsewhere). Use it as a context manager around the send, and
+    names the invocation it started, then until that invocation starts here (or is late: it runs
+    elsewhere, see :data:`LATE_FACTOR`). Use it as a context manager around the send, and
     hand it the ingress's answer with :meth:`sent`; a send that raises stops counting."""
 
     __slots__ = ("_gate", "_open", "waited")
@@ -119,7 +130,8 @@ class Backpressure:
     """The invocations in flight in this process, and the sends waiting for one to finish.
 
     In flight: the attempts its endpoint runs, the sends let go that the ingress has not answered
-    yet, and those it answered whose invocation has not started here yet (:data:`EXPECT_FOR`).
+    yet, and those it answered whose invocation has not started here yet and is not late
+    (:data:`LATE_FACTOR`).
     The sends are counted only once this process's endpoint has run an attempt: a process that
     serves only views has nothing of its own to protect.
     """
@@ -130,6 +142,8 @@ class Backpressure:
         self._sending = 0
         # Invocation id -> when its send was answered; in the order they were.
         self._expected: dict[str, float] = {}
+        # The average seconds from a send's answer to its invocation's start here; None before one.
+        self._to_start: float | None = None
         # Attempts that started while sends were unanswered: their send's answer may come after.
         self._arrived: dict[str, float] = {}
         self._serves = False
@@ -141,7 +155,8 @@ class Backpressure:
 
     @property
     def in_flight(self) -> int:
-        """Attempts running here, plus sends let go whose invocations have not started here yet."""
+        """Attempts running here, plus sends let go whose invocations have not started here yet (and
+        are not late)."""
         with self._lock:
             self._forget(time.monotonic())
             return self._in_flight()
@@ -154,7 +169,12 @@ class Backpressure:
         with self._lock:
             self._running += 1
             self._serves = True
-            if invocation_id is not None and self._expected.pop(invocation_id, None) is None and self._sending:
+            if invocation_id is None:
+                return
+            answered = self._expected.pop(invocation_id, None)
+            if answered is not None:
+                self._took(time.monotonic() - answered)
+            elif self._sending:
                 self._arrived[invocation_id] = time.monotonic()
 
     def finished(self) -> None:
@@ -169,15 +189,34 @@ class Backpressure:
         new here to wait for."""
         with self._lock:
             self._sending -= 1
-            if invocation_id is not None and self._arrived.pop(invocation_id, None) is None:
-                self._expected[invocation_id] = time.monotonic()
-                return  # as many in flight as before
+            if invocation_id is not None:
+                if self._arrived.pop(invocation_id, None) is None:
+                    self._expected[invocation_id] = time.monotonic()
+                    return  # as many in flight as before
+                self._took(0.0)  # it started before the answer came
             woken = self._next_with_room()
         if woken is not None:
             woken.wake()
 
+    def _took(self, seconds: float) -> None:
+        """One of this process's sent invocations started here ``seconds`` after the answer."""
+        average = self._to_start
+        self._to_start = seconds if average is None else average + AVERAGE_WEIGHT * (seconds - average)
+
+    def _counted_for(self) -> float:
+        """Seconds an answered send counts as in flight while it has not started here."""
+        if self._to_start is None:
+            return EXPECT_FOR
+        return min(EXPECT_FOR, max(EXPECT_AT_LEAST, LATE_FACTOR * self._to_start))
+
     def _in_flight(self) -> int:
-        return self._running + self._sending + len(self._expected)
+        since = time.monotonic() - self._counted_for()
+        expected = 0
+        for answered in reversed(self._expected.values()):  # the newest first
+            if answered < since:
+                break
+            expected += 1
+        return self._running + self._sending + expected
 
     def _forget(self, now: float) -> None:
         """Drop the expected invocations that have not started here in time, and the early arrivals

@@ -274,6 +274,33 @@ def test_a_sent_invocation_that_does_not_start_here_stops_counting(monkeypatch):
         assert gate.in_flight == 1  # the one that just went
 
 
+def test_a_send_counts_for_a_few_times_as_long_as_this_process_s_own_take_to_start(monkeypatch):
+    """Behind a load balancer some sends run on other replicas: each stops counting once it is much
+    later than those that started here were, not after the whole EXPECT_FOR, yet is still matched
+    (and counted once) if it starts here after all."""
+    monkeypatch.setattr(backpressure_module, "EXPECT_FOR", 60.0)
+    monkeypatch.setattr(backpressure_module, "EXPECT_AT_LEAST", 0.01)
+    gate = Backpressure()
+    with limited(10):
+        gate.started()
+        gate.finished()
+        with gate.wait_turn() as turn:
+            turn.sent("inv_here", "Accepted")
+        time.sleep(0.05)
+        gate.started("inv_here")  # it took 0.05 s or a little more: counted for 8 times that
+        gate.finished()
+
+        with gate.wait_turn() as turn:
+            turn.sent("inv_elsewhere", "Accepted")
+        answered = time.monotonic()
+        time.sleep(0.1)
+        assert gate.in_flight == 1
+        eventually(lambda: gate.in_flight == 0, timeout=5, interval=0.01)
+        assert time.monotonic() - answered >= 0.35
+        gate.started("inv_elsewhere")  # late, but it was this process's: running now, not twice
+        assert gate.in_flight == 1 and gate.running == 1
+
+
 class IngressDown(Exception):
     pass
 
