@@ -48,6 +48,20 @@ def waiting_in_thread(gate: Backpressure, invocation_id: str | None = None) -> t
     return went
 
 
+def serving() -> Backpressure:
+    """A gate whose process's endpoint has run an attempt (so its sends count), none running now."""
+    gate = Backpressure()
+    gate.started()
+    gate.finished()
+    return gate
+
+
+def send(gate: Backpressure, invocation_id: str) -> None:
+    """A send that goes now, answered by the ingress with ``invocation_id``."""
+    with gate.wait_turn() as turn:
+        turn.sent(invocation_id, "Accepted")
+
+
 def two_waiting(gate: Backpressure) -> tuple[threading.Event, threading.Event]:
     """One attempt running (the limit, 1), and two sends waiting in the order they came, which
     start invocations "first" and "second"."""
@@ -177,19 +191,25 @@ def test_an_async_send_is_woken_from_another_thread(only_finishes_wake):
         assert gate.waiting == 0
 
 
-def test_a_cancelled_async_send_leaves_the_queue():
+@pytest.mark.parametrize("let_go", [False, True], ids=["while waiting", "once let go"])
+def test_a_cancelled_async_send_leaves_the_queue_and_holds_no_room(let_go, only_finishes_wake):
+    """Cancelled while it waits, or after a finish handed it the room but before it ran: either way
+    it leaves nothing behind."""
     gate = Backpressure()
 
-    async def cancel_while_waiting() -> None:
+    async def cancel() -> None:
         waiting = await queued(gate)
+        if let_go:
+            gate.finished()
+            assert gate.in_flight == 1
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
 
     with limited(1):
         gate.started()
-        asyncio.run(cancel_while_waiting())
-        assert gate.waiting == 0
+        asyncio.run(cancel())
+        assert gate.waiting == 0 and gate.in_flight == (0 if let_go else 1)
 
 
 def test_a_send_let_go_holds_its_room_before_its_thread_runs(only_finishes_wake):
@@ -202,23 +222,6 @@ def test_a_send_let_go_holds_its_room_before_its_thread_runs(only_finishes_wake)
         assert gate.in_flight == 1  # first's, whether or not its thread has run yet
         assert first.wait(5)
         assert gate.wait_turn().waited >= 0.1  # the newcomer found no room
-
-
-def test_a_send_cancelled_after_it_was_let_go_gives_its_room_back(only_finishes_wake):
-    gate = Backpressure()
-
-    async def cancel_once_let_go() -> None:
-        waiting = await queued(gate)
-        gate.finished()  # hands it the room; it has not run since
-        assert gate.in_flight == 1
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-
-    with limited(1):
-        gate.started()
-        asyncio.run(cancel_once_let_go())
-        assert gate.in_flight == 0 and gate.waiting == 0
 
 
 def test_a_send_from_inside_an_invocation_never_waits():
@@ -262,12 +265,9 @@ def test_a_sent_invocation_that_does_not_start_here_stops_counting(monkeypatch):
     """It runs on another replica, or on a deployment elsewhere: after EXPECT_FOR it no longer
     holds a turn, and the next send goes."""
     monkeypatch.setattr(backpressure_module, "EXPECT_FOR", 0.2)
-    gate = Backpressure()
+    gate = serving()
     with limited(1):
-        gate.started()
-        gate.finished()
-        with gate.wait_turn() as turn:
-            turn.sent("inv_elsewhere", "Accepted")
+        send(gate, "inv_elsewhere")
         assert gate.in_flight == 1
         waited = gate.wait_turn().waited
         assert 0.1 <= waited < 5
@@ -280,18 +280,14 @@ def test_a_send_counts_for_a_few_times_as_long_as_this_process_s_own_take_to_sta
     (and counted once) if it starts here after all."""
     monkeypatch.setattr(backpressure_module, "EXPECT_FOR", 60.0)
     monkeypatch.setattr(backpressure_module, "EXPECT_AT_LEAST", 0.01)
-    gate = Backpressure()
+    gate = serving()
     with limited(10):
-        gate.started()
-        gate.finished()
-        with gate.wait_turn() as turn:
-            turn.sent("inv_here", "Accepted")
+        send(gate, "inv_here")
         time.sleep(0.05)
         gate.started("inv_here")  # it took 0.05 s or a little more: counted for 8 times that
         gate.finished()
 
-        with gate.wait_turn() as turn:
-            turn.sent("inv_elsewhere", "Accepted")
+        send(gate, "inv_elsewhere")
         answered = time.monotonic()
         time.sleep(0.1)
         assert gate.in_flight == 1
@@ -307,10 +303,8 @@ class IngressDown(Exception):
 
 @pytest.mark.parametrize("outcome", ["raises", "previously accepted"])
 def test_a_send_that_starts_nothing_new_stops_counting_and_lets_the_next_go(outcome, only_finishes_wake):
-    gate = Backpressure()
+    gate = serving()
     with limited(1):
-        gate.started()
-        gate.finished()
         with pytest.raises(IngressDown) if outcome == "raises" else nullcontext(), gate.wait_turn() as turn:
             nxt = waiting_in_thread(gate)
             eventually(lambda: gate.waiting == 1)
