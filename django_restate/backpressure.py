@@ -18,7 +18,8 @@ that finds room goes without one (what went before it may run on another replica
 It counts what runs in this process only: a sent invocation that has not started here within
 :data:`LATE_FACTOR` times as long as this process's own took on average (at most
 :data:`EXPECT_FOR` seconds) most likely runs elsewhere (another replica, another deployment) and
-stops counting, and a process whose endpoint has run no attempt counts no sends. Calls
+stops counting; the sent ones count only at the share of this process's that started here lately
+(:data:`AVERAGE_WEIGHT`); and a process whose endpoint has run no attempt counts no sends. Calls
 (``client.call``) and the outbox relay's sends are not held back: a call waits for its answer
 anyway, and the relay sends what was already committed.
 """
@@ -46,7 +47,10 @@ EXPECT_FOR = 0.5
 LATE_FACTOR = 8
 EXPECT_AT_LEAST = 0.05
 
-#: The weight of each new start in that average.
+#: The weight of each new sent invocation in that average, and in the share of them that start here
+#: (each one that starts here, or is dropped after EXPECT_FOR without having started): the
+#: not-started ones count only at that share, so a process whose sends mostly run elsewhere soon
+#: stops holding them back.
 AVERAGE_WEIGHT = 0.1
 
 #: Seconds between a waiting send's looks at whether it is first in line with room to go, for when
@@ -144,6 +148,8 @@ class Backpressure:
         self._expected: dict[str, float] = {}
         # The average seconds from a send's answer to its invocation's start here; None before one.
         self._to_start: float | None = None
+        # The share of this process's sent invocations that started here, lately.
+        self._here = 1.0
         # Attempts that started while sends were unanswered: their send's answer may come after.
         self._arrived: dict[str, float] = {}
         self._serves = False
@@ -154,9 +160,9 @@ class Backpressure:
         return self._running
 
     @property
-    def in_flight(self) -> int:
+    def in_flight(self) -> float:
         """Attempts running here, plus sends let go whose invocations have not started here yet (and
-        are not late)."""
+        are not late), these at the share of this process's sent invocations that start here."""
         with self._lock:
             self._forget(time.monotonic())
             return self._in_flight()
@@ -200,6 +206,7 @@ class Backpressure:
 
     def _took(self, seconds: float) -> None:
         """One of this process's sent invocations started here ``seconds`` after the answer."""
+        self._here += AVERAGE_WEIGHT * (1.0 - self._here)
         average = self._to_start
         self._to_start = seconds if average is None else average + AVERAGE_WEIGHT * (seconds - average)
 
@@ -209,14 +216,14 @@ class Backpressure:
             return EXPECT_FOR
         return min(EXPECT_FOR, max(EXPECT_AT_LEAST, LATE_FACTOR * self._to_start))
 
-    def _in_flight(self) -> int:
+    def _in_flight(self) -> float:
         since = time.monotonic() - self._counted_for()
         expected = 0
         for answered in reversed(self._expected.values()):  # the newest first
             if answered < since:
                 break
             expected += 1
-        return self._running + self._sending + expected
+        return self._running + self._sending + self._here * expected
 
     def _forget(self, now: float) -> None:
         """Drop the expected invocations that have not started here in time, and the early arrivals
@@ -227,6 +234,8 @@ class Backpressure:
                 if now - pending[oldest] < EXPECT_FOR:
                     break
                 del pending[oldest]
+                if pending is self._expected:  # it ran elsewhere
+                    self._here -= AVERAGE_WEIGHT * self._here
 
     def _has_room(self, limit: int | None) -> bool:
         if limit is None:

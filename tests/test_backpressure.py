@@ -297,6 +297,22 @@ def test_a_send_counts_for_a_few_times_as_long_as_this_process_s_own_take_to_sta
         assert gate.in_flight == 1 and gate.running == 1
 
 
+def test_a_process_whose_sends_run_elsewhere_soon_stops_holding_them_back(monkeypatch):
+    """It ran attempts once, but what it sends now runs in other processes: each send that never
+    starts here lowers the share its not-started sends count at, until they hold nothing back."""
+    monkeypatch.setattr(backpressure_module, "EXPECT_FOR", 0.05)
+    gate = serving()
+    with limited(2, timeout=5):
+        waited = []
+        for number in range(100):
+            with gate.wait_turn() as turn:
+                turn.sent(f"inv_elsewhere_{number}", "Accepted")
+            waited.append(turn.waited)
+        assert sum(waited[:10]) > 0.05  # at first, while it was thought they ran here
+        assert sum(waited[-40:]) == 0.0
+        assert gate.in_flight < 1
+
+
 class IngressDown(Exception):
     pass
 
