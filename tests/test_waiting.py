@@ -99,6 +99,11 @@ def test_a_check_that_returns_false_means_not_yet():
     assert eventually(lambda: 0, timeout=5) == 0  # only False itself: falsy values are results
 
 
+def test_false_means_not_yet_whatever_retry_on_names():
+    answers = iter([False, True])
+    assert eventually(lambda: next(answers), timeout=5, interval=0.001, retry_on=ConnectionError) is True
+
+
 def test_aeventually_waits_on_false_too():
     answers = iter([False, True])
 

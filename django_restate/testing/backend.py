@@ -56,5 +56,6 @@ class RestateTestBackend(abc.ABC):
 
     @abc.abstractmethod
     def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:
-        """``check()``'s result once it stops raising AssertionError or returning ``False``: the mock first runs what is
-        queued; against a real server it polls, since sends run in the background there."""
+        """``check()``'s result once it stops raising AssertionError or returning ``False``: the
+        mock first runs what is queued; against a real server it polls, since sends run in the
+        background there."""

@@ -290,8 +290,9 @@ class MockRestate(HandlerCalls, RestateTestBackend):
         store.replace_state(spec.name, key, {name: json.dumps(value).encode() for name, value in values.items()})
 
     def eventually(self, check: Callable[[], T], timeout: float = 10.0) -> T:
-        """Run what is queued, then ``check()``; while it raises AssertionError (or returns ``False``), let virtual time
-        pass one timer at a time (up to ``timeout`` seconds of it), as a real server would."""
+        """Run what is queued, then ``check()``; while it raises AssertionError (or returns
+        ``False``), let virtual time pass one timer at a time (up to ``timeout`` seconds of it), as a
+        real server would."""
         deadline = self.now + timeout
         while True:
             self.drain(advance_clock=False)

@@ -50,6 +50,11 @@ def not_false(result: T) -> T:
     return result
 
 
+def not_yet(retry_on: Errors) -> tuple[type[BaseException], ...]:
+    """What a failed look raises: ``retry_on``, or :class:`StillFalse` whatever ``retry_on`` names."""
+    return (*(retry_on if isinstance(retry_on, tuple) else (retry_on,)), StillFalse)
+
+
 def eventually(
     check: Callable[[], T],
     timeout: float = 10.0,
@@ -58,13 +63,15 @@ def eventually(
     retry_on: Errors = AssertionError,
 ) -> T:
     """Call ``check()`` every ``interval`` seconds until it stops raising ``retry_on``
-    (``AssertionError`` by default) or returning ``False``, and return what it returned. After ``timeout`` seconds,
-    raise the last error (with a note of the wait). Other errors propagate at once."""
+    (``AssertionError`` by default) or returning ``False``, and return what it returned. After
+    ``timeout`` seconds, raise the last error (with a note of the wait). Other errors propagate at
+    once."""
+    retry = not_yet(retry_on)
     deadline = time.monotonic() + timeout
     while True:
         try:
             return not_false(check())
-        except retry_on as error:
+        except retry as error:
             if time.monotonic() >= deadline:
                 error.add_note(f"(still failing after eventually() waited {timeout:g}s)")
                 raise
@@ -80,6 +87,7 @@ async def aeventually(
 ) -> T:
     """`eventually` for async tests: it sleeps with ``asyncio.sleep``, and ``check`` may be
     a coroutine function."""
+    retry = not_yet(retry_on)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -87,7 +95,7 @@ async def aeventually(
             if inspect.isawaitable(result):
                 result = await result
             return cast(T, not_false(result))
-        except retry_on as error:
+        except retry as error:
             if time.monotonic() >= deadline:
                 error.add_note(f"(still failing after aeventually() waited {timeout:g}s)")
                 raise
