@@ -98,26 +98,27 @@ class Turn:
     elsewhere, see :data:`LATE_FACTOR`). Use it as a context manager around the send, and
     hand it the ingress's answer with :meth:`sent`; a send that raises stops counting."""
 
-    __slots__ = ("_gate", "_open", "waited")
+    __slots__ = ("_gate", "waited")
 
     def __init__(self, gate: Backpressure | None, waited: float = 0.0) -> None:
+        # The gate it counts in until it is answered or cancelled; None once it no longer does.
         self._gate = gate
-        self._open = gate is not None
         #: Seconds the send waited for its turn.
         self.waited = waited
 
     def sent(self, invocation_id: str, status: str | None) -> None:
         """The ingress accepted the send: expect ``invocation_id`` to start here, unless it names an
         invocation that already existed (``"PreviouslyAccepted"``: nothing new will start)."""
-        if self._open and self._gate is not None:
-            self._open = False
-            self._gate._answered(invocation_id if status != "PreviouslyAccepted" else None)
+        self._close(invocation_id if status != "PreviouslyAccepted" else None)
 
     def cancel(self) -> None:
         """Nothing was sent (or nothing the ingress answered): stop counting it."""
-        if self._open and self._gate is not None:
-            self._open = False
-            self._gate._answered(None)
+        self._close(None)
+
+    def _close(self, invocation_id: str | None) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate._answered(invocation_id)
 
     def __enter__(self) -> Turn:
         return self
@@ -164,7 +165,6 @@ class Backpressure:
         """Attempts running here, plus sends let go whose invocations have not started here yet (and
         are not late), these at the share of this process's sent invocations that start here."""
         with self._lock:
-            self._forget(time.monotonic())
             return self._in_flight()
 
     @property
@@ -217,7 +217,10 @@ class Backpressure:
         return min(EXPECT_FOR, max(EXPECT_AT_LEAST, LATE_FACTOR * self._to_start))
 
     def _in_flight(self) -> float:
-        since = time.monotonic() - self._counted_for()
+        """What :attr:`in_flight` says, once what is too old to expect is forgotten (under the lock)."""
+        now = time.monotonic()
+        self._forget(now)
+        since = now - self._counted_for()
         expected = 0
         for answered in reversed(self._expected.values()):  # the newest first
             if answered < since:
@@ -238,10 +241,7 @@ class Backpressure:
                     self._here -= AVERAGE_WEIGHT * self._here
 
     def _has_room(self, limit: int | None) -> bool:
-        if limit is None:
-            return True
-        self._forget(time.monotonic())
-        return self._in_flight() < limit
+        return limit is None or self._in_flight() < limit
 
     def _next_with_room(self) -> _Waiter | None:
         """Let the first waiting send go if there is room for it (under the lock)."""
